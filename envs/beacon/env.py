@@ -1,0 +1,187 @@
+"""Beacon: find the landmark the instruction names — by how it looks, or by the sound it makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import pygame
+
+from envs.beacon import drawing, rules
+from envs.beacon.sounds import beacon_sounds, bump_sound
+from envs.core.audio import Listener, SoundEvent
+from envs.core.game import MultimodalGame, StepOutcome
+
+LOOK_PHRASINGS = ("go to the {colour} {shape}", "find the {colour} {shape}")
+SOUND_PHRASINGS = ("go to the {sound} beacon", "find the beacon that is {sound}")
+MAX_DISTRACTORS = 9
+
+
+def _require_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}")
+    return value
+
+
+class BeaconEnv(MultimodalGame):
+    """
+    ## Description
+    Top-down navigation in a walled arena with obstacles. Landmarks stand on some cells:
+    **silent landmarks** that differ by look (a colour and a shape: "red ball", "blue box")
+    and **beacons** that all look alike but each plays its own sound every step ("beeping",
+    "buzzing", "chirping", "ringing", "hissing"). The instruction names the target by its
+    look or by its sound. The agent sees only a square of cells around itself, turned so that
+    it faces up; beacons are heard from anywhere, panned by their direction relative to the
+    agent's heading and quieter with distance — stereo audio is the only way to find a
+    sounding target that is out of view, and to tell which of the identical beacons it is.
+
+    ## Observation
+    ``image`` (64×64 RGB egocentric view of ``(2·view_radius+1)²`` cells, agent in the centre
+    facing up), ``text`` (instruction token ids), ``audio`` (stereo 16 kHz, 1600 samples per
+    step: every beacon's sound, spatialised, plus a thud when the agent bumps into something).
+    ``info["instruction_kind"]`` is ``"look"`` or ``"sound"``.
+
+    ## Actions
+    ``Discrete(3)``: 0 forward, 1 turn left, 2 turn right.
+
+    ## Rewards
+    On reaching the target: ``1 - 0.9 * steps / max_steps``; otherwise 0.
+
+    ## Termination
+    Walking into a landmark ends the episode: a success if it is the target, a failure if not.
+    Truncated after ``max_steps`` steps (a failure).
+
+    ## Registered variants
+    * ``mmagent/Beacon-v0`` — 9×9 arena, 3 distractors, 6 obstacles, view radius 3, 100 steps.
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 1 distractor, no obstacles, view radius 2,
+      50 steps.
+
+    :param arena_size: side of the walkable square, in cells (at least 3).
+    :param n_distractors: landmarks besides the target (1 to 9); half of all landmarks,
+        rounded up, are beacons.
+    :param n_obstacles: obstacle cells.
+    :param view_radius: cells visible in each direction around the agent (at least 1).
+    :param max_steps: time limit.
+    :param kwargs: passed to :class:`~envs.core.game.MultimodalGame` (image size, audio, ...).
+    """
+
+    action_names: ClassVar[tuple[str, ...]] = rules.ACTION_NAMES
+
+    def __init__(
+        self,
+        arena_size: int = 9,
+        n_distractors: int = 3,
+        n_obstacles: int = 6,
+        view_radius: int = 3,
+        max_steps: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        self.arena_size = _require_int("arena_size", arena_size, 3)
+        self.n_distractors = _require_int("n_distractors", n_distractors, 1)
+        if n_distractors > MAX_DISTRACTORS:
+            raise ValueError(
+                f"n_distractors must be at most {MAX_DISTRACTORS} (there are "
+                f"{len(rules.SOUNDS)} beacon sounds), got {n_distractors}"
+            )
+        self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
+        self.view_radius = _require_int("view_radius", view_radius, 1)
+        occupied = 1 + n_obstacles + n_distractors + 1
+        if occupied > arena_size * arena_size // 2:
+            raise ValueError(
+                f"arena_size={arena_size} is too small for {n_obstacles} obstacles and "
+                f"{n_distractors + 1} landmarks (they may fill at most half of the "
+                f"{arena_size * arena_size} cells); enlarge the arena or use fewer of them"
+            )
+        super().__init__(max_steps=max_steps, **kwargs)
+        self._sounds = beacon_sounds(self.sample_rate)
+        self._bump = bump_sound(self.sample_rate)
+        self.state: rules.BeaconState | None = None
+        self._view: drawing.ViewRenderer | None = None
+        self._bumped = False
+
+    # ------------------------------------------------------------------ game hooks
+    def instructions(self) -> Sequence[str]:
+        looks = [
+            phrasing.format(colour=colour, shape=shape)
+            for phrasing in LOOK_PHRASINGS
+            for colour in rules.COLOURS
+            for shape in rules.SHAPES
+        ]
+        sounds = [
+            phrasing.format(sound=sound) for phrasing in SOUND_PHRASINGS for sound in rules.SOUNDS
+        ]
+        return looks + sounds
+
+    def new_episode(self) -> None:
+        self.state = rules.new_state(
+            self.np_random,
+            self.arena_size,
+            self.n_distractors,
+            self.n_obstacles,
+            phrasings=len(LOOK_PHRASINGS),
+        )
+        height, width = self.image_size
+        self._view = drawing.ViewRenderer(self.state, self.view_radius, (width, height))
+        self._bumped = False
+
+    def instruction(self) -> str:
+        state = self._require_state()
+        target = state.target
+        if target.sound is not None:
+            return SOUND_PHRASINGS[state.phrasing].format(sound=target.sound)
+        return LOOK_PHRASINGS[state.phrasing].format(colour=target.colour, shape=target.shape)
+
+    def instruction_kind(self) -> str | None:
+        return self._require_state().target.kind
+
+    def update(self, action: int) -> StepOutcome:
+        state = self._require_state()
+        terminated, success, self._bumped = rules.advance(state, action)
+        reward = 1.0 - 0.9 * (self.elapsed_steps + 1) / self.max_steps if success else 0.0
+        return StepOutcome(reward=reward, terminated=terminated, success=success)
+
+    def sounds(self) -> list[SoundEvent]:
+        state = self._require_state()
+        events = [
+            SoundEvent(self._sounds[landmark.sound], position=_centre(landmark.cell))
+            for landmark in state.landmarks
+            if landmark.sound is not None
+        ]
+        if self._bumped:
+            events.append(SoundEvent(self._bump))
+        return events
+
+    def listener(self) -> Listener:
+        state = self._require_state()
+        return Listener(position=_centre(state.agent), heading=rules.HEADING_STEPS[state.heading])
+
+    def draw_observation(self, surface: pygame.Surface) -> None:
+        state = self._require_state()
+        assert self._view is not None
+        self._view.draw(surface, state)
+
+    def draw_display(self, surface: pygame.Surface) -> None:
+        drawing.draw_arena(surface, self._require_state(), self.view_radius)
+
+    def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
+        return {
+            (pygame.K_UP,): rules.FORWARD,
+            (pygame.K_w,): rules.FORWARD,
+            (pygame.K_LEFT,): rules.TURN_LEFT,
+            (pygame.K_a,): rules.TURN_LEFT,
+            (pygame.K_RIGHT,): rules.TURN_RIGHT,
+            (pygame.K_d,): rules.TURN_RIGHT,
+        }
+
+    def oracle_action(self) -> int:
+        """The privileged-state solution's action (for tests and baselines)."""
+        return rules.oracle_action(self._require_state())
+
+    def _require_state(self) -> rules.BeaconState:
+        if self.state is None:
+            raise RuntimeError("Beacon has no episode yet; call reset() first")
+        return self.state
+
+
+def _centre(cell: rules.Cell) -> tuple[float, float]:
+    return (cell[0] + 0.5, cell[1] + 0.5)

@@ -1,0 +1,226 @@
+"""Beacon rules and state: a walled grid, obstacles, landmarks to see or hear, and an agent.
+
+Pure Python and numpy: no drawing and no synthesis, so the rules can be tested on their own.
+Cells are ``(x, y)`` with x to the right and y downwards; headings are 0 up, 1 right,
+2 down, 3 left.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Cell = tuple[int, int]
+
+FORWARD, TURN_LEFT, TURN_RIGHT = 0, 1, 2
+ACTION_NAMES = ("forward", "turn left", "turn right")
+
+COLOURS = ("red", "green", "blue", "yellow", "purple")
+SHAPES = ("ball", "box", "cone")
+SOUNDS = ("beeping", "buzzing", "chirping", "ringing", "hissing")
+
+LOOK, SOUND = "look", "sound"
+
+# Codes of the cell grid (the border row and column are walls).
+FLOOR, WALL, OBSTACLE = 0, 1, 2
+FIRST_LANDMARK_CODE = 3
+
+HEADING_STEPS: tuple[Cell, ...] = ((0, -1), (1, 0), (0, 1), (-1, 0))
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """A landmark: silent with a look (colour and shape), or a plain beacon making a sound."""
+
+    cell: Cell
+    colour: str | None = None
+    shape: str | None = None
+    sound: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"sound"`` for a sounding beacon, ``"look"`` for a silent landmark."""
+        return SOUND if self.sound is not None else LOOK
+
+
+@dataclass
+class BeaconState:
+    """One Beacon episode: the arena, the landmarks, the target and the agent's pose."""
+
+    arena_size: int
+    agent: Cell
+    heading: int
+    obstacles: frozenset[Cell]
+    landmarks: tuple[Landmark, ...]
+    target_index: int
+    phrasing: int
+    grid: np.ndarray = field(repr=False)
+
+    @property
+    def target(self) -> Landmark:
+        """The landmark the instruction names."""
+        return self.landmarks[self.target_index]
+
+
+def build_grid(
+    arena_size: int, obstacles: frozenset[Cell], landmarks: tuple[Landmark, ...]
+) -> np.ndarray:
+    """The ``(arena_size + 2)²`` cell-code grid, indexed ``[y + 1, x + 1]``, walls around it."""
+    grid = np.full((arena_size + 2, arena_size + 2), WALL, dtype=np.int8)
+    grid[1:-1, 1:-1] = FLOOR
+    for x, y in obstacles:
+        grid[y + 1, x + 1] = OBSTACLE
+    for index, landmark in enumerate(landmarks):
+        x, y = landmark.cell
+        grid[y + 1, x + 1] = FIRST_LANDMARK_CODE + index
+    return grid
+
+
+def cell_code(grid: np.ndarray, cell: Cell) -> int:
+    """The code at ``cell`` (arena coordinates); outside the arena reads as wall."""
+    x, y = cell
+    if not (-1 <= x < grid.shape[1] - 1 and -1 <= y < grid.shape[0] - 1):
+        return WALL
+    return int(grid[y + 1, x + 1])
+
+
+def step_cell(cell: Cell, heading: int) -> Cell:
+    """The cell one step from ``cell`` along ``heading``."""
+    dx, dy = HEADING_STEPS[heading % 4]
+    return cell[0] + dx, cell[1] + dy
+
+
+def new_state(
+    rng: np.random.Generator,
+    arena_size: int,
+    n_distractors: int,
+    n_obstacles: int,
+    phrasings: int,
+    max_attempts: int = 200,
+) -> BeaconState:
+    """Draw a layout in which every landmark can be reached from the agent's start.
+
+    Half the landmarks (rounded up) are sounding beacons, the rest silent looks; the target
+    is drawn from one kind at random, each landmark's look or sound is distinct.
+    """
+    n_landmarks = n_distractors + 1
+    n_sounding = (n_landmarks + 1) // 2
+    all_cells = [(x, y) for y in range(arena_size) for x in range(arena_size)]
+    for _ in range(max_attempts):
+        picks = rng.choice(len(all_cells), size=1 + n_obstacles + n_landmarks, replace=False)
+        agent = all_cells[int(picks[0])]
+        obstacles = frozenset(all_cells[int(i)] for i in picks[1 : 1 + n_obstacles])
+        landmark_cells = [all_cells[int(i)] for i in picks[1 + n_obstacles :]]
+        sounds = rng.choice(len(SOUNDS), size=n_sounding, replace=False)
+        looks = rng.choice(len(COLOURS) * len(SHAPES), size=n_landmarks - n_sounding, replace=False)
+        landmarks = tuple(
+            Landmark(cell, sound=SOUNDS[int(sound)])
+            for cell, sound in zip(landmark_cells[:n_sounding], sounds, strict=True)
+        ) + tuple(
+            Landmark(
+                cell,
+                colour=COLOURS[int(look) // len(SHAPES)],
+                shape=SHAPES[int(look) % len(SHAPES)],
+            )
+            for cell, look in zip(landmark_cells[n_sounding:], looks, strict=True)
+        )
+        grid = build_grid(arena_size, obstacles, landmarks)
+        distances = path_lengths(grid, agent)
+        if all(approach_distance(distances, landmark.cell) is not None for landmark in landmarks):
+            target_kind = SOUND if rng.integers(2) == 0 else LOOK
+            candidates = [i for i, mark in enumerate(landmarks) if mark.kind == target_kind]
+            return BeaconState(
+                arena_size=arena_size,
+                agent=agent,
+                heading=int(rng.integers(4)),
+                obstacles=obstacles,
+                landmarks=landmarks,
+                target_index=int(candidates[int(rng.integers(len(candidates)))]),
+                phrasing=int(rng.integers(phrasings)),
+                grid=grid,
+            )
+    raise RuntimeError(
+        f"no layout with every landmark reachable in {max_attempts} tries; "
+        "use fewer obstacles or a larger arena"
+    )
+
+
+def advance(state: BeaconState, action: int) -> tuple[bool, bool, bool]:
+    """Apply one action; returns ``(terminated, success, bumped)``.
+
+    Turning changes the heading. Moving forward onto floor moves; into a wall or obstacle
+    bumps and stays; into a landmark reaches it and ends the episode — a success if it is
+    the target.
+    """
+    if action == TURN_LEFT:
+        state.heading = (state.heading - 1) % 4
+        return False, False, False
+    if action == TURN_RIGHT:
+        state.heading = (state.heading + 1) % 4
+        return False, False, False
+    ahead = step_cell(state.agent, state.heading)
+    code = cell_code(state.grid, ahead)
+    if code == FLOOR:
+        state.agent = ahead
+        return False, False, False
+    if code >= FIRST_LANDMARK_CODE:
+        return True, code - FIRST_LANDMARK_CODE == state.target_index, False
+    return False, False, True
+
+
+def path_lengths(grid: np.ndarray, start: Cell) -> dict[Cell, int]:
+    """Breadth-first step counts from ``start`` to every floor cell reachable over floor."""
+    distances = {start: 0}
+    frontier = deque([start])
+    while frontier:
+        cell = frontier.popleft()
+        for heading in range(4):
+            neighbour = step_cell(cell, heading)
+            if neighbour not in distances and cell_code(grid, neighbour) == FLOOR:
+                distances[neighbour] = distances[cell] + 1
+                frontier.append(neighbour)
+    return distances
+
+
+def approach_distance(distances: dict[Cell, int], cell: Cell) -> int | None:
+    """Fewest moves to a floor cell next to ``cell``, or ``None`` when none is reachable."""
+    reachable = [
+        distances[neighbour]
+        for heading in range(4)
+        if (neighbour := step_cell(cell, heading)) in distances
+    ]
+    return min(reachable) if reachable else None
+
+
+def oracle_action(state: BeaconState) -> int:
+    """A shortest-path player that knows where the target is.
+
+    Plans backwards from the target with breadth-first search over floor, then turns
+    towards the next cell on the path (or towards the target when beside it) and steps.
+    """
+    target = state.target.cell
+    distances_to_target = {target: 0}
+    frontier = deque([target])
+    while frontier:
+        cell = frontier.popleft()
+        for heading in range(4):
+            neighbour = step_cell(cell, heading)
+            if neighbour not in distances_to_target and cell_code(state.grid, neighbour) == FLOOR:
+                distances_to_target[neighbour] = distances_to_target[cell] + 1
+                frontier.append(neighbour)
+    here = distances_to_target.get(state.agent)
+    if here is None:
+        return FORWARD
+    best_heading = min(
+        range(4),
+        key=lambda heading: (
+            distances_to_target.get(step_cell(state.agent, heading), here + 1),
+            (heading - state.heading) % 4 != 0,
+        ),
+    )
+    turn = (best_heading - state.heading) % 4
+    if turn == 0:
+        return FORWARD
+    return TURN_RIGHT if turn == 1 else TURN_LEFT

@@ -1,0 +1,43 @@
+"""The public base for mmagent games: the env base class, text, audio and window helpers."""
+
+from envs.core.audio import (
+    AudioMixer,
+    Listener,
+    SoundEvent,
+    chirp,
+    decay,
+    envelope,
+    harmonic_tone,
+    noise_burst,
+    stereo_gains,
+    tone,
+)
+from envs.core.game import GameDefinitionError, MultimodalGame, StepOutcome
+from envs.core.text import (
+    PAD_ID,
+    UNKNOWN_ID,
+    InstructionTooLongError,
+    Vocabulary,
+    split_words,
+)
+
+__all__ = [
+    "PAD_ID",
+    "UNKNOWN_ID",
+    "AudioMixer",
+    "GameDefinitionError",
+    "InstructionTooLongError",
+    "Listener",
+    "MultimodalGame",
+    "SoundEvent",
+    "StepOutcome",
+    "Vocabulary",
+    "chirp",
+    "decay",
+    "envelope",
+    "harmonic_tone",
+    "noise_burst",
+    "split_words",
+    "stereo_gains",
+    "tone",
+]

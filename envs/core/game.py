@@ -1,0 +1,370 @@
+"""The base every mmagent game builds on: a Gymnasium env that sees, reads and hears.
+
+A game subclasses :class:`MultimodalGame` and writes only its own parts:
+
+* **rules and state** — :meth:`~MultimodalGame.new_episode` (set up from ``self.np_random``)
+  and :meth:`~MultimodalGame.update` (apply one action, say what happened);
+* **instruction** — :meth:`~MultimodalGame.instructions` (every sentence the game can say,
+  which fixes the vocabulary) and :meth:`~MultimodalGame.instruction` (the current one);
+* **sounds** — :meth:`~MultimodalGame.sounds` (what was heard this step, as
+  :class:`~envs.core.audio.SoundEvent`) and :meth:`~MultimodalGame.listener`;
+* **drawing** — :meth:`~MultimodalGame.draw_observation` (the agent's view) and
+  :meth:`~MultimodalGame.draw_display` (the larger frame a person watches).
+
+The base turns those into a complete env: observation and action spaces, token ids, mixed
+and spatialised audio, seeding, a time limit, ``info["is_success"]`` at the end of every
+episode, ``rgb_array`` and ``human`` rendering (a window with the same sound the agent hears).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+import pygame
+from gymnasium import spaces
+
+from envs.core.audio import AudioMixer, Listener, SoundEvent
+from envs.core.text import InstructionTooLongError, Vocabulary
+from envs.core.window import HumanWindow
+
+ObsDict = dict[str, np.ndarray]
+
+CAPTION_HEIGHT_FRACTION = 0.09
+CAPTION_BACKGROUND = (24, 24, 28)
+CAPTION_COLOUR = (235, 235, 235)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one call of :meth:`MultimodalGame.update` decided.
+
+    :param reward: the step's reward.
+    :param terminated: the episode ended by the game's rules (goal reached or failed).
+    :param success: whether the episode was won; read when it ends (a time-out is a failure).
+    """
+
+    reward: SupportsFloat = 0.0
+    terminated: bool = False
+    success: bool = False
+
+
+class GameDefinitionError(RuntimeError):
+    """A game method returned something the base cannot use; the message names the method."""
+
+
+def _frame_size(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    """Parse an ``int`` or ``(height, width)`` size argument into ``(height, width)``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        height = width = int(value)
+    elif (
+        isinstance(value, Sequence)
+        and len(value) == 2
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)
+    ):
+        height, width = int(value[0]), int(value[1])
+    else:
+        raise ValueError(f"{name} must be an int or a (height, width) pair, got {value!r}")
+    if height <= 0 or width <= 0:
+        raise ValueError(f"{name} must be positive, got {value!r}")
+    return height, width
+
+
+def require_positive(name: str, value: float) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a positive number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or value <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+class MultimodalGame(gym.Env[ObsDict, np.int64]):
+    """Base class of the games: observations ``image``, ``text`` and ``audio``, Discrete actions.
+
+    Observation (a ``Dict``):
+
+    * ``image`` — ``Box(0, 255, (H, W, 3), uint8)``, the agent's view, ``image_size``;
+    * ``text`` — ``Box(0, V-1, (instruction_length,), int64)``, instruction token ids
+      (0 padding, 1 unknown word); the sentence itself is ``info["instruction"]``;
+    * ``audio`` — ``Box(-1, 1, (audio_channels, samples_per_step), float32)``, the sound the
+      game made during the step, ``samples_per_step = round(sample_rate * step_seconds)``.
+
+    :param render_mode: ``None``, ``"rgb_array"`` (``render()`` returns the display frame) or
+        ``"human"`` (a window shows it and the step's audio plays on the speakers).
+    :param image_size: the agent's view, an int or ``(height, width)``.
+    :param display_size: the frame a person watches, an int or ``(height, width)``; an
+        instruction caption is added below it.
+    :param sample_rate: audio samples per second.
+    :param audio_channels: 1 (mono) or 2 (stereo).
+    :param step_seconds: game time one step lasts; fixes the audio block length.
+    :param instruction_length: token slots in ``text``.
+    :param max_steps: steps after which the episode is truncated (and counts as a failure).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
+
+    #: One name per action, in action-id order; sets the Discrete action space.
+    action_names: ClassVar[tuple[str, ...]] = ()
+    #: The action that does nothing, if the game has one (keyboard play steps it when idle).
+    noop_action: ClassVar[int | None] = None
+
+    def __init__(
+        self,
+        *,
+        render_mode: str | None = None,
+        image_size: int | Sequence[int] = 64,
+        display_size: int | Sequence[int] = 384,
+        sample_rate: int = 16_000,
+        audio_channels: int = 2,
+        step_seconds: float = 0.1,
+        instruction_length: int = 12,
+        max_steps: int = 100,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']} or None, "
+                f"got {render_mode!r}"
+            )
+        if not self.action_names:
+            raise GameDefinitionError(
+                f"{type(self).__name__}.action_names is empty; name each action"
+            )
+        self.render_mode = render_mode
+        self.image_size = _frame_size(image_size, "image_size")
+        self.display_size = _frame_size(display_size, "display_size")
+        for name, value in (
+            ("sample_rate", sample_rate),
+            ("step_seconds", step_seconds),
+            ("instruction_length", instruction_length),
+            ("max_steps", max_steps),
+        ):
+            require_positive(name, value)
+        if int(instruction_length) != instruction_length or int(max_steps) != max_steps:
+            raise ValueError("instruction_length and max_steps must be whole numbers")
+        self.sample_rate = int(sample_rate)
+        self.step_seconds = float(step_seconds)
+        self.instruction_length = int(instruction_length)
+        self.max_steps = int(max_steps)
+        self.samples_per_step = max(1, round(self.sample_rate * self.step_seconds))
+        self.mixer = AudioMixer(
+            self.sample_rate,
+            self.samples_per_step,
+            channels=audio_channels,
+            reference_distance=self.reference_distance(),
+        )
+        self.vocabulary = self.build_vocabulary()
+        for sentence in self.instructions():
+            self._encode_instruction(sentence)
+
+        height, width = self.image_size
+        self.observation_space = spaces.Dict(
+            {
+                "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
+                "text": spaces.Box(
+                    0, self.vocabulary.size - 1, (self.instruction_length,), np.int64
+                ),
+                "audio": spaces.Box(
+                    -1.0, 1.0, (self.mixer.channels, self.samples_per_step), np.float32
+                ),
+            }
+        )
+        self.action_space = spaces.Discrete(len(self.action_names))
+        self.metadata = {**self.metadata, "render_fps": round(1.0 / self.step_seconds)}
+
+        self._observation_surface = pygame.Surface((width, height))
+        self._display_surface: pygame.Surface | None = None
+        self._caption_font: pygame.font.Font | None = None
+        self._window: HumanWindow | None = None
+        self._instruction_text = ""
+        self._instruction_ids = np.zeros(self.instruction_length, dtype=np.int64)
+        self._last_audio = self.mixer.silence()
+        self._steps = 0
+        self._episode_over = True
+
+    # ------------------------------------------------------------------ game hooks
+    def instructions(self) -> Sequence[str]:
+        """Every instruction this game can give; builds the vocabulary and is length-checked."""
+        raise NotImplementedError
+
+    def build_vocabulary(self) -> Vocabulary:
+        """The instruction vocabulary; by default the words of :meth:`instructions`."""
+        return Vocabulary.from_sentences(self.instructions())
+
+    def new_episode(self) -> None:
+        """Set up the state of a new episode, drawing all randomness from ``self.np_random``."""
+        raise NotImplementedError
+
+    def instruction(self) -> str:
+        """The instruction in force now."""
+        raise NotImplementedError
+
+    def instruction_kind(self) -> str | None:
+        """A label for the kind of the current instruction (for per-kind evaluation)."""
+        return None
+
+    def update(self, action: int) -> StepOutcome:
+        """Apply ``action`` to the state for one step and report reward and termination."""
+        raise NotImplementedError
+
+    def sounds(self) -> list[SoundEvent]:
+        """The sounds made during the step just taken (or at the start of the episode)."""
+        return []
+
+    def listener(self) -> Listener:
+        """Where the agent hears from; sounds are panned and attenuated relative to it."""
+        return Listener()
+
+    def reference_distance(self) -> float:
+        """Distance (in the game's units) within which a sound is heard at full level."""
+        return 1.0
+
+    def draw_observation(self, surface: pygame.Surface) -> None:
+        """Draw the agent's view onto ``surface`` (``image_size``)."""
+        raise NotImplementedError
+
+    def draw_display(self, surface: pygame.Surface) -> None:
+        """Draw the frame a person watches onto ``surface`` (``display_size``)."""
+        self.draw_observation(surface)
+
+    def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
+        """Keyboard bindings for a person playing: pygame key codes → action id."""
+        return {}
+
+    # ------------------------------------------------------------------ Gymnasium API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[ObsDict, dict[str, Any]]:
+        super().reset(seed=seed, options=options)
+        self._steps = 0
+        self._episode_over = False
+        self.new_episode()
+        observation = self._observe()
+        info = self._info()
+        self._present()
+        return observation, info
+
+    def step(self, action: Any) -> tuple[ObsDict, float, bool, bool, dict[str, Any]]:
+        if self._episode_over:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        action_id = self._action_id(action)
+        outcome = self.update(action_id)
+        if not isinstance(outcome, StepOutcome):
+            raise GameDefinitionError(
+                f"{type(self).__name__}.update() returned {outcome!r}; return a StepOutcome"
+            )
+        self._steps += 1
+        terminated = bool(outcome.terminated)
+        truncated = not terminated and self._steps >= self.max_steps
+        observation = self._observe()
+        info = self._info()
+        if terminated or truncated:
+            self._episode_over = True
+            info["is_success"] = bool(outcome.success) and terminated
+        self._present()
+        return observation, float(outcome.reward), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """The display frame (``rgb_array``), or show it in the window (``human``)."""
+        if self.render_mode == "rgb_array":
+            return self.display_frame()
+        if self.render_mode == "human":
+            self._present()
+        return None
+
+    def close(self) -> None:
+        if self._window is not None:
+            self._window.close()
+            self._window = None
+
+    # ------------------------------------------------------------------ frames and audio
+    @property
+    def elapsed_steps(self) -> int:
+        """Steps taken in the current episode."""
+        return self._steps
+
+    @property
+    def last_audio(self) -> np.ndarray:
+        """The audio block of the latest step (what a person hears while watching)."""
+        return self._last_audio
+
+    def display_frame(self) -> np.ndarray:
+        """The larger frame a person watches, with the instruction captioned below it."""
+        height, width = self.display_size
+        caption_height = max(14, round(height * CAPTION_HEIGHT_FRACTION))
+        if self._display_surface is None:
+            pygame.font.init()
+            self._display_surface = pygame.Surface((width, height + caption_height))
+            self._caption_font = pygame.font.Font(None, round(caption_height * 0.8))
+        surface = self._display_surface
+        self.draw_display(surface.subsurface((0, 0, width, height)))
+        surface.fill(CAPTION_BACKGROUND, (0, height, width, caption_height))
+        assert self._caption_font is not None
+        caption = self._caption_font.render(self._instruction_text, True, CAPTION_COLOUR)
+        surface.blit(caption, caption.get_rect(center=(width // 2, height + caption_height // 2)))
+        return _surface_pixels(surface)
+
+    def _observe(self) -> ObsDict:
+        sentence = self.instruction()
+        if sentence != self._instruction_text:
+            self._instruction_ids = self._encode_instruction(sentence)
+            self._instruction_text = sentence
+        self.draw_observation(self._observation_surface)
+        audio = self.mixer.mix(self.sounds(), self.listener())
+        if not np.isfinite(audio).all():
+            raise GameDefinitionError(
+                f"{type(self).__name__}.sounds() produced non-finite audio (NaN or inf); "
+                "check the waveforms and gains it returns"
+            )
+        self._last_audio = audio
+        return {
+            "image": _surface_pixels(self._observation_surface),
+            "text": self._instruction_ids.copy(),
+            "audio": audio,
+        }
+
+    def _info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"instruction": self._instruction_text}
+        kind = self.instruction_kind()
+        if kind is not None:
+            info["instruction_kind"] = kind
+        return info
+
+    def _encode_instruction(self, sentence: str) -> np.ndarray:
+        if not isinstance(sentence, str):
+            raise GameDefinitionError(
+                f"{type(self).__name__}.instruction() returned {sentence!r}; return a str"
+            )
+        try:
+            return self.vocabulary.encode(sentence, self.instruction_length)
+        except InstructionTooLongError as error:
+            raise GameDefinitionError(
+                f"{type(self).__name__}.instruction()/instructions(): {error}"
+            ) from error
+
+    def _action_id(self, action: Any) -> int:
+        array = np.asarray(action)
+        if array.size != 1 or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"action must be one integer, got {action!r}")
+        action_id = int(array.reshape(()))
+        if not 0 <= action_id < len(self.action_names):
+            raise ValueError(
+                f"action {action_id} is outside 0..{len(self.action_names) - 1} "
+                f"({', '.join(self.action_names)})"
+            )
+        return action_id
+
+    def _present(self) -> None:
+        if self.render_mode != "human":
+            return
+        if self._window is None:
+            self._window = HumanWindow(type(self).__name__, self.sample_rate)
+        self._window.play(self._last_audio)
+        self._window.show(self.display_frame(), fps=self.metadata["render_fps"])
+
+
+def _surface_pixels(surface: pygame.Surface) -> np.ndarray:
+    """An ``(H, W, 3)`` uint8 copy of the surface's pixels."""
+    width, height = surface.get_size()
+    data = pygame.image.tobytes(surface, "RGB")
+    return np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3).copy()

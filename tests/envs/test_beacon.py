@@ -1,0 +1,112 @@
+"""Beacon's rules, layouts and egocentric view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.beacon import BeaconEnv, drawing, rules
+
+
+def _state(agent=(2, 2), heading=0, obstacles=(), landmarks=None, target=0) -> rules.BeaconState:
+    landmarks = landmarks or (
+        rules.Landmark((2, 0), colour="red", shape="ball"),
+        rules.Landmark((4, 4), sound="buzzing"),
+    )
+    obstacles = frozenset(obstacles)
+    return rules.BeaconState(
+        arena_size=5,
+        agent=agent,
+        heading=heading,
+        obstacles=obstacles,
+        landmarks=tuple(landmarks),
+        target_index=target,
+        phrasing=0,
+        grid=rules.build_grid(5, obstacles, tuple(landmarks)),
+    )
+
+
+def test_turns_and_moves() -> None:
+    state = _state()
+    assert rules.advance(state, rules.TURN_RIGHT) == (False, False, False) and state.heading == 1
+    assert rules.advance(state, rules.FORWARD) == (False, False, False) and state.agent == (3, 2)
+    rules.advance(state, rules.TURN_LEFT)
+    rules.advance(state, rules.TURN_LEFT)
+    assert state.heading == 3
+
+
+def test_walls_and_obstacles_block() -> None:
+    state = _state(agent=(0, 2), heading=3, obstacles=[(1, 1)])
+    assert rules.advance(state, rules.FORWARD) == (False, False, True) and state.agent == (0, 2)
+    state = _state(agent=(1, 2), heading=0, obstacles=[(1, 1)])
+    assert rules.advance(state, rules.FORWARD)[2] and state.agent == (1, 2)
+
+
+def test_reaching_target_succeeds_and_other_landmark_fails() -> None:
+    state = _state(agent=(2, 1), heading=0, target=0)
+    assert rules.advance(state, rules.FORWARD) == (True, True, False)
+    state = _state(agent=(2, 1), heading=0, target=1)
+    assert rules.advance(state, rules.FORWARD) == (True, False, False)
+
+
+def test_layouts_keep_every_landmark_reachable_and_kinds_mixed() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        state = rules.new_state(rng, 9, n_distractors=3, n_obstacles=20, phrasings=2)
+        distances = rules.path_lengths(state.grid, state.agent)
+        for landmark in state.landmarks:
+            assert rules.approach_distance(distances, landmark.cell) is not None
+        kinds = [landmark.kind for landmark in state.landmarks]
+        assert kinds.count(rules.SOUND) == 2 and kinds.count(rules.LOOK) == 2
+        sounds = [mark.sound for mark in state.landmarks if mark.sound]
+        looks = [(mark.colour, mark.shape) for mark in state.landmarks if mark.colour]
+        assert len(set(sounds)) == len(sounds) and len(set(looks)) == len(looks)
+
+
+@pytest.mark.parametrize("heading", range(4))
+def test_view_codes_face_the_heading(heading: int) -> None:
+    state = _state(
+        agent=(2, 2), heading=heading, landmarks=(rules.Landmark((2, 1), sound="beeping"),)
+    )
+    codes = drawing.view_codes(state, view_radius=1)
+    ahead = rules.step_cell(state.agent, heading)
+    expected = rules.FIRST_LANDMARK_CODE if ahead == (2, 1) else rules.FLOOR
+    assert codes[0, 1] == expected  # the cell in front is drawn above the agent
+
+
+@pytest.mark.parametrize("heading", range(4))
+def test_pixel_view_matches_the_symbolic_view(heading: int) -> None:
+    env = BeaconEnv(n_obstacles=12, view_radius=3)
+    env.reset(seed=heading)
+    env.state.heading = heading
+    observation = env._observe()["image"]
+    codes = drawing.view_codes(env.state, 3)
+    cell = observation.shape[0] / 7
+    for row in range(7):
+        for column in range(7):
+            if (row, column) == (3, 3):
+                continue  # the agent's own arrow
+            pixel = observation[int((row + 0.5) * cell), int((column + 0.5) * cell)]
+            code = codes[row, column]
+            if code == rules.WALL:
+                assert tuple(pixel) == drawing.WALL_COLOUR
+            elif code == rules.OBSTACLE:
+                assert tuple(pixel) == drawing.OBSTACLE_COLOUR
+            elif code == rules.FLOOR:
+                assert tuple(pixel) == drawing.FLOOR_COLOUR
+
+
+def test_oracle_path_is_short() -> None:
+    env = BeaconEnv()
+    for seed in range(20):
+        env.reset(seed=seed)
+        distances = rules.path_lengths(env.state.grid, env.state.agent)
+        shortest = rules.approach_distance(distances, env.state.target.cell)
+        steps = 0
+        while True:
+            _, _, terminated, truncated, info = env.step(env.oracle_action())
+            steps += 1
+            if terminated or truncated:
+                break
+        assert info["is_success"]
+        assert steps <= shortest + 1 + 2 * (shortest + 2)  # moves, the final step, turns
