@@ -1,0 +1,113 @@
+"""Image encoders: ``nature`` (Nature DQN CNN) and ``impala`` (IMPALA residual CNN).
+
+Both read a canonical ``float (B, C, H, W)`` image in ``[0, 1]``, any channel count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from mmagent.extractors.base import ImageEncoder, dry_run_output_shape
+from mmagent.extractors.modalities import IMAGE, ModalitySpec
+from mmagent.extractors.registry import register_encoder
+
+NATURE_MIN_SIZE = 36
+"""Smallest height/width the Nature CNN's 8/4, 4/2, 3/1 convolutions accept."""
+
+
+def _projection_head(trunk: nn.Module, spec: ModalitySpec, features_dim: int) -> nn.Sequential:
+    flat_size = int(torch.Size(dry_run_output_shape(trunk, spec.shape)[1:]).numel())
+    return nn.Sequential(nn.Flatten(), nn.Linear(flat_size, features_dim), nn.ReLU())
+
+
+@register_encoder(IMAGE, "nature")
+class NatureImageEncoder(ImageEncoder):
+    """The CNN of Mnih et al. (2015), as SB3's ``NatureCNN``, without the /255 (done once upstream).
+
+    :param spec: the image key.
+    :param features_dim: output width.
+    """
+
+    def __init__(self, spec: ModalitySpec, features_dim: int = 256) -> None:
+        super().__init__(spec, features_dim)
+        channels, height, width = spec.shape
+        if min(height, width) < NATURE_MIN_SIZE:
+            raise ValueError(
+                f"image {spec.key!r} is {height}x{width}; the 'nature' encoder needs at least "
+                f"{NATURE_MIN_SIZE}x{NATURE_MIN_SIZE}. Use encoders={{{spec.key!r}: 'impala'}} "
+                f"(any size) or resize the frames."
+            )
+        self.map_channels = 64
+        self.trunk = nn.Sequential(
+            nn.Conv2d(channels, 32, kernel_size=8, stride=4),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2),
+            nn.ReLU(),
+            nn.Conv2d(64, self.map_channels, kernel_size=3, stride=1),
+            nn.ReLU(),
+        )
+        self.head = _projection_head(self.trunk, spec, features_dim)
+
+    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
+        return self.trunk(image)
+
+    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.head(feature_map)
+
+
+class _ResidualBlock(nn.Module):
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv0 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv1(torch.relu(self.conv0(torch.relu(x))))
+
+
+class _ConvSequence(nn.Sequential):
+    """Conv → 3x3/2 max-pool (halves H and W) → two residual blocks."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            _ResidualBlock(out_channels),
+            _ResidualBlock(out_channels),
+        )
+
+
+@register_encoder(IMAGE, "impala")
+class ImpalaImageEncoder(ImageEncoder):
+    """The residual CNN of Espeholt et al. (2018), IMPALA: one conv sequence per entry of
+    ``channels``, each halving the resolution; any input size.
+
+    :param spec: the image key.
+    :param features_dim: output width.
+    :param channels: output channels of each conv sequence.
+    """
+
+    def __init__(
+        self, spec: ModalitySpec, features_dim: int = 256, channels: Sequence[int] = (16, 32, 32)
+    ) -> None:
+        super().__init__(spec, features_dim)
+        if not channels:
+            raise ValueError(f"impala encoder for {spec.key!r} needs at least one conv sequence.")
+        in_channels = spec.shape[0]
+        stages: list[nn.Module] = []
+        for out_channels in channels:
+            stages.append(_ConvSequence(in_channels, out_channels))
+            in_channels = out_channels
+        stages.append(nn.ReLU())
+        self.map_channels = in_channels
+        self.trunk = nn.Sequential(*stages)
+        self.head = _projection_head(self.trunk, spec, features_dim)
+
+    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
+        return self.trunk(image)
+
+    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.head(feature_map)
