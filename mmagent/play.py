@@ -8,6 +8,7 @@ press. Escape or closing the window stops.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ def play(
     seed: int | None = None,
     episodes: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    record: str | os.PathLike[str] | None = None,
 ) -> list[EpisodeSummary]:
     """Play ``game_id`` from the keyboard until Escape, a closed window, or ``episodes`` end.
 
@@ -39,9 +41,14 @@ def play(
     :param seed: seed of the first episode (later episodes continue its random stream).
     :param episodes: stop after this many episodes; ``None`` plays until the window closes.
     :param env_kwargs: keyword arguments for the game's constructor.
+    :param record: also write the play, with its sound, to this video (.mp4, .webm or .gif).
     :return: a summary of every finished episode.
     """
     env = gym.make(game_id, render_mode="human", **(env_kwargs or {}))
+    if record is not None:
+        from mmagent.watch.wrapper import RecordVideoWithAudio
+
+        env = RecordVideoWithAudio(env, record)
     game = env.unwrapped
     bindings = {keys[0]: action for keys, action in game.get_keys_to_action().items()}
     if not bindings:

@@ -1,0 +1,91 @@
+"""Training configs: layering, schedules, and errors that name the key and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmagent.config import (
+    ConfigError,
+    TrainConfig,
+    apply_overrides,
+    load_config,
+    parse_assignment,
+    parse_schedule,
+    resolve_config,
+    save_config,
+)
+
+
+def test_default_is_the_quickest_game_with_its_shipped_config() -> None:
+    config = resolve_config()
+    assert config.env_id == "mmagent/CueMatch-v0"
+    assert config.policy_kwargs["features_extractor_kwargs"]["fusion"] == "concat"
+
+
+def test_layers_override_in_order(tmp_path) -> None:
+    user = tmp_path / "mine.yaml"
+    user.write_text("n_envs: 3\nn_steps: 16\npolicy_kwargs: {net_arch: [32]}\n")
+    config = resolve_config(
+        "mmagent/CueMatch-v0",
+        user,
+        ["n_steps=24", "policy_kwargs.features_extractor_kwargs.fusion=film"],
+        {"seed": 7, "n_envs": None},
+    )
+    assert (config.n_envs, config.n_steps, config.seed) == (3, 24, 7)
+    assert config.policy_kwargs["net_arch"] == [32]
+    # nested mappings merge: the shipped audio encoder survives the fusion override
+    assert config.policy_kwargs["features_extractor_kwargs"] == {
+        "fusion": "film",
+        "encoders": {"audio": "logmel"},
+    }
+
+
+def test_unknown_key_suggests_close_matches() -> None:
+    with pytest.raises(ConfigError, match=r"unknown config key 'n_env' .*did you mean 'n_envs'"):
+        apply_overrides(TrainConfig(), {"n_env": 4}, "test")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("n_envs", "four", "must be int"),
+        ("n_envs", 2.5, "must be int"),
+        ("gamma", "high", "must be float"),
+        ("policy_kwargs", [1], "must be a mapping"),
+        ("progress_bar", "yes", "must be bool"),
+        ("n_steps", 0, "must be positive"),
+        ("eval_freq", -1, "0 or more"),
+        ("vec_env", "threads", "must be one of"),
+        ("learning_rate", "cos_3e-4", "lin_<start>"),
+    ],
+)
+def test_wrong_value_names_the_field_and_the_expected_type(key, value, expected) -> None:
+    with pytest.raises(ConfigError, match=f"'{key}'.*{expected}|{expected}"):
+        apply_overrides(TrainConfig(), {key: value}, "test")
+
+
+def test_linear_schedule_decays_to_zero() -> None:
+    schedule = parse_schedule("lin_3e-4")
+    assert schedule(1.0) == pytest.approx(3e-4) and schedule(0.5) == pytest.approx(1.5e-4)
+    assert parse_schedule(0.1) == 0.1
+
+
+def test_set_values_are_yaml_and_dotted_keys_nest() -> None:
+    assert parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_assignment("n_envs")
+
+
+def test_malformed_yaml_file_is_named(tmp_path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("n_envs: [1,\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml is not valid YAML"):
+        resolve_config(config_file=broken)
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_config(config_file=tmp_path / "missing.yaml")
+
+
+def test_saved_config_round_trips(tmp_path) -> None:
+    config = resolve_config("mmagent/Beacon-v0", assignments=["seed=3"])
+    save_config(config, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == config

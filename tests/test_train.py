@@ -1,0 +1,192 @@
+"""Training and evaluation from the CLI: run dirs, resume, checkpoints, interruption, ablation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmagent.checkpoints import (
+    CheckpointError,
+    checkpoint_path,
+    latest_checkpoint,
+    load_model,
+    save_atomically,
+)
+from mmagent.cli import main
+from mmagent.evaluation import evaluate, wilson_interval
+
+TINY = [
+    "--n-envs", "2",
+    "--device", "cpu",
+    "--no-progress-bar",
+    "--set", "n_steps=32",
+    "--set", "batch_size=64",
+    "--set", "n_epochs=1",
+    "--set", "eval_freq=256",
+    "--set", "eval_episodes=3",
+    "--set", "final_eval_episodes=5",
+    "--set", "checkpoint_freq=256",
+]  # fmt: skip
+
+
+def _adam_steps(model) -> int:
+    state = model.policy.optimizer.state_dict()["state"]
+    return int(max(float(entry["step"]) for entry in state.values()))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "cue"
+    code = main(
+        [
+            "train",
+            "mmagent/CueMatch-v0",
+            "--total-timesteps",
+            "512",
+            "--run-dir",
+            str(run_dir),
+            *TINY,
+        ]
+    )
+    assert code == 0
+    return run_dir
+
+
+def test_train_writes_a_complete_run_dir(trained_run: Path) -> None:
+    for name in ("config.yaml", "model.zip", "best_model.zip", "eval.json", "evaluations.csv"):
+        assert (trained_run / name).is_file(), name
+    assert (trained_run / "logs" / "progress.csv").is_file()
+    assert latest_checkpoint(trained_run) == checkpoint_path(trained_run, 512)
+    report = json.loads((trained_run / "eval.json").read_text())
+    assert report["episodes"] == 5 and report["timesteps"] == 512
+    assert report["seeds"][0] >= 1_000_000  # held out from the training seeds
+    assert set(report["by_instruction_kind"]) <= {"light", "sound"}
+
+
+def test_eval_cli_reports_success_with_an_interval(trained_run: Path, tmp_path, capsys) -> None:
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(trained_run), "--episodes", "6", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    low, high = report["success_ci95"]
+    assert report["episodes"] == 6 and low <= report["success_rate"] <= high
+    assert "95% CI" in capsys.readouterr().out
+
+
+def test_resume_continues_the_counter_and_the_optimizer(trained_run: Path) -> None:
+    before = load_model(checkpoint_path(trained_run, 512))
+    assert (
+        main(
+            ["train", "--resume", str(trained_run), "--total-timesteps", "768", "--no-progress-bar"]
+        )
+        == 0
+    )
+    after = load_model(trained_run / "model.zip")
+    assert after.num_timesteps == 768
+    # 256 more steps = 4 rollouts of 64 samples, one minibatch each: 4 more Adam steps
+    assert _adam_steps(after) == _adam_steps(before) + 4
+
+
+def test_crash_mid_save_keeps_the_previous_checkpoint(trained_run: Path, monkeypatch) -> None:
+    model = load_model(trained_run / "model.zip")
+    target = trained_run / "checkpoints" / "crash_test.zip"
+    save_atomically(model, target)
+    intact = target.read_bytes()
+
+    def dying_save(handle, *args, **kwargs):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt("killed mid-save")
+
+    monkeypatch.setattr(model, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_atomically(model, target)
+    assert target.read_bytes() == intact
+    assert not [path for path in target.parent.iterdir() if path.name.endswith(".tmp")]
+    load_model(target)
+
+
+def test_corrupt_and_missing_checkpoints_say_so(tmp_path) -> None:
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip at all")
+    with pytest.raises(CheckpointError, match=r"broken\.zip is corrupt"):
+        load_model(broken)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_model(tmp_path / "nothing.zip")
+    with pytest.raises(CheckpointError, match=r"no model\.zip"):
+        load_model(tmp_path)
+    assert main(["eval", str(tmp_path / "nothing.zip")]) == 2
+
+
+def test_ablation_hides_the_modality_from_the_policy(trained_run: Path) -> None:
+    model = load_model(trained_run / "model.zip", device="cpu")
+    rng = np.random.default_rng(0)
+    observation = model.observation_space.sample()
+    loud = dict(
+        observation, audio=rng.uniform(-1, 1, observation["audio"].shape).astype(np.float32)
+    )
+    quiet = dict(observation, audio=np.zeros_like(observation["audio"]))
+
+    def logits(obs) -> torch.Tensor:
+        tensor, _ = model.policy.obs_to_tensor(obs)
+        with torch.no_grad():
+            return model.policy.get_distribution(tensor).distribution.logits
+
+    assert not torch.allclose(logits(loud), logits(quiet))
+    from mmagent.extractors import mask_modalities
+
+    mask_modalities(model, ["audio"])
+    assert torch.allclose(logits(loud), logits(quiet))
+    mask_modalities(model, [])
+    report = evaluate(model, "mmagent/CueMatch-v0", episodes=3, ablate=["audio"])
+    assert report.ablated == ("audio",)
+    assert not torch.allclose(logits(loud), logits(quiet))  # evaluate() unmasks afterwards
+
+
+def test_wilson_interval_brackets_the_rate() -> None:
+    low, high = wilson_interval(95, 100)
+    assert 0.88 < low < 0.95 < high < 0.99
+    assert wilson_interval(0, 10)[0] == 0.0
+
+
+def test_unknown_env_and_config_key_are_reported(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit, match="registered mmagent games"):
+        main(["train", "mmagent/Nope-v0"])
+    assert main(["train", "--set", "n_env=3", "--run-dir", str(tmp_path / "x")]) == 2
+    assert "did you mean 'n_envs'" in capsys.readouterr().err
+
+
+def test_sigterm_saves_a_checkpoint_and_exits(tmp_path) -> None:
+    run_dir = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-m",
+        "mmagent.cli",
+        "train",
+        "--total-timesteps",
+        "1000000",
+        "--run-dir",
+        str(run_dir),
+        *TINY,
+    ]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 120
+    progress = run_dir / "logs" / "progress.csv"
+    while time.monotonic() < deadline and not (progress.is_file() and progress.stat().st_size > 0):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    checkpoint = latest_checkpoint(run_dir)
+    assert checkpoint is not None and "resume with" in output
+    assert load_model(checkpoint).num_timesteps > 0
