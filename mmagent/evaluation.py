@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from mmagent.extractors import mask_modalities
+from mmagent.extractors import multimodal_extractors
 
 #: Evaluation episodes use seeds from here on; training envs are seeded from small numbers,
 #: so evaluation layouts are drawn from seeds that training never used.
@@ -88,7 +89,11 @@ def evaluate(
     """
     ablated = tuple(ablate)
     env = gym.make(env_id, **(env_kwargs or {}))
-    masked_extractors = mask_modalities(model, ablated) if ablated else []
+    masks = ExitStack()
+    if ablated:
+        # Add to any mask the model was trained with, and put it back afterwards.
+        for extractor in multimodal_extractors(model):
+            masks.enter_context(extractor.masking(set(ablated) | extractor.masked_modalities))
     outcomes: list[tuple[bool, float, int, str | None]] = []
     try:
         for episode in range(episodes):
@@ -104,8 +109,7 @@ def evaluate(
                     break
             outcomes.append((bool(info.get("is_success", False)), total, length, kind))
     finally:
-        for extractor in masked_extractors:
-            extractor.set_masked_modalities(())
+        masks.close()
         env.close()
 
     successes = sum(outcome[0] for outcome in outcomes)

@@ -23,6 +23,7 @@ from mmagent.checkpoints import (
 )
 from mmagent.cli import main
 from mmagent.evaluation import evaluate, wilson_interval
+from mmagent.extractors import multimodal_extractors
 
 TINY = [
     "--n-envs", "2",
@@ -190,3 +191,18 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path) -> None:
     checkpoint = latest_checkpoint(run_dir)
     assert checkpoint is not None and "resume with" in output
     assert load_model(checkpoint).num_timesteps > 0
+
+
+def test_training_ablation_mask_is_saved_with_the_model(tmp_path) -> None:
+    run_dir = tmp_path / "no_audio"
+    mask = "policy_kwargs.features_extractor_kwargs.masked_modalities=[audio]"
+    code = main(
+        ["train", "--total-timesteps", "64", "--run-dir", str(run_dir), *TINY, "--set", mask]
+    )
+    assert code == 0
+    model = load_model(run_dir / "model.zip")
+    (extractor,) = multimodal_extractors(model)
+    assert extractor.masked_modalities == {"audio"}
+    report = evaluate(model, "mmagent/CueMatch-v0", episodes=2, ablate=["text"])
+    assert report.ablated == ("text",)
+    assert extractor.masked_modalities == {"audio"}  # the trained mask outlives the ablation

@@ -24,6 +24,7 @@ from mmagent.extractors.extractor import (
     DEFAULT_ENCODERS,
     MultimodalExtractor,
     mask_modalities,
+    multimodal_extractors,
 )
 from mmagent.extractors.fusion import (
     AttentionFusion,
@@ -81,6 +82,7 @@ __all__ = [
     "fusion_names",
     "mask_modalities",
     "mel_filterbank",
+    "multimodal_extractors",
     "register_encoder",
     "register_fusion",
     "resolve_modalities",

@@ -81,6 +81,8 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         to every key.
     :param sb3_normalize_images: the ``normalize_images`` flag of the SB3 policy feeding this
         extractor; None reads it from the building policy (False outside SB3).
+    :param masked_modalities: keys or kinds masked from the start, for training ablations; kept
+        in the policy kwargs, so a saved model reloads with the same mask.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         sample_rate: int = 16000,
         modality_dropout: float | Mapping[str, float] = 0.0,
         sb3_normalize_images: bool | None = None,
+        masked_modalities: Iterable[str] = (),
     ) -> None:
         if sb3_normalize_images is None:
             sb3_normalize_images = bool(normalize_images_of_building_policy())
@@ -162,6 +165,8 @@ class MultimodalExtractor(BaseFeaturesExtractor):
             key for key in specs if key in self._conditioned
         ]
         self._masked: frozenset[str] = frozenset()
+        if masked_modalities:
+            self.set_masked_modalities(masked_modalities)
 
     @property
     def modalities(self) -> dict[str, str]:
@@ -251,24 +256,34 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         return resolved
 
 
-def mask_modalities(target: Any, names: Iterable[str]) -> list[MultimodalExtractor]:
-    """Mask ``names`` in every :class:`MultimodalExtractor` inside an SB3 model or policy (a policy
-    with ``share_features_extractor=False`` has two).
+def multimodal_extractors(target: Any) -> list[MultimodalExtractor]:
+    """Every :class:`MultimodalExtractor` inside an SB3 model or policy (a policy with
+    ``share_features_extractor=False`` has two).
 
     :param target: an SB3 algorithm (``model.policy`` is used), a policy, or any ``nn.Module``.
-    :param names: observation keys and/or modality kinds; empty unmasks.
-    :return: the extractors changed.
+    :raises ValueError: when there is none.
     """
     module = getattr(target, "policy", target)
     if not isinstance(module, nn.Module):
         raise TypeError(f"mask_modalities needs an SB3 model, policy or nn.Module; got {target!r}.")
-    names = [names] if isinstance(names, str) else list(names)
     extractors = [m for m in module.modules() if isinstance(m, MultimodalExtractor)]
     if not extractors:
         raise ValueError(
             f"{type(target).__name__} has no MultimodalExtractor; create the policy with "
             f"policy_kwargs=dict(features_extractor_class=MultimodalExtractor)."
         )
+    return extractors
+
+
+def mask_modalities(target: Any, names: Iterable[str]) -> list[MultimodalExtractor]:
+    """Mask ``names`` in every :class:`MultimodalExtractor` inside an SB3 model or policy.
+
+    :param target: an SB3 algorithm (``model.policy`` is used), a policy, or any ``nn.Module``.
+    :param names: observation keys and/or modality kinds; empty unmasks.
+    :return: the extractors changed.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    extractors = multimodal_extractors(target)
     for extractor in extractors:
         extractor.set_masked_modalities(names)
     return extractors
