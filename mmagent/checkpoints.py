@@ -11,10 +11,13 @@ import re
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stable_baselines3 import PPO
-from stable_baselines3.common.base_class import BaseAlgorithm
+import yaml
+
+if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a model is saved or loaded
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.base_class import BaseAlgorithm
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.zip$")
@@ -25,6 +28,14 @@ CONFIG_FILE = "config.yaml"
 
 class CheckpointError(RuntimeError):
     """A checkpoint or model file is missing, corrupt or unusable; the message says which."""
+
+
+class MissingCheckpointError(CheckpointError, FileNotFoundError):
+    """There is no model file where one was expected."""
+
+
+class CorruptCheckpointError(CheckpointError, ValueError):
+    """A model file exists but cannot be read as an SB3 PPO model."""
 
 
 def save_atomically(model: BaseAlgorithm, path: str | Path) -> Path:
@@ -66,34 +77,86 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def resolve_model_path(path: str | Path) -> Path:
-    """A model file from a ``.zip`` path or a run directory (its ``model.zip``, else its
-    latest checkpoint)."""
+    """A model file from a ``.zip`` path or a run directory: its ``model.zip``, else its
+    ``best_model.zip``, else its latest checkpoint.
+
+    :raises MissingCheckpointError: naming ``path`` and what was expected there.
+    """
     path = Path(path)
     if path.is_dir():
-        if (path / MODEL_FILE).is_file():
-            return path / MODEL_FILE
+        for name in (MODEL_FILE, BEST_MODEL_FILE):
+            if (path / name).is_file():
+                return path / name
         latest = latest_checkpoint(path)
         if latest is not None:
             return latest
-        raise CheckpointError(
-            f"run directory {path} holds no {MODEL_FILE} and no {CHECKPOINT_DIR}/step_*.zip; "
-            "train into it first or pass a model .zip"
+        raise MissingCheckpointError(
+            f"run directory {path} holds no {MODEL_FILE}, {BEST_MODEL_FILE} or "
+            f"{CHECKPOINT_DIR}/step_*.zip; train into it first or pass a model .zip"
         )
-    if not path.is_file():
-        raise CheckpointError(
-            f"model file {path} does not exist; pass a model .zip or a run directory"
+    if path.is_file():
+        return path
+    if path.suffix != ".zip" and path.with_suffix(".zip").is_file():
+        raise MissingCheckpointError(
+            f"model file {path} does not exist, but {path.with_suffix('.zip')} does; pass that path"
         )
-    return path
+    raise MissingCheckpointError(
+        f"model file {path} does not exist; pass a model .zip or a run directory"
+    )
 
 
 def load_model(path: str | Path, **kwargs: Any) -> PPO:
     """Load a PPO model from ``path`` (see :func:`resolve_model_path`), naming the file on error."""
+    from stable_baselines3 import PPO
+
     model_path = resolve_model_path(path)
     try:
         return PPO.load(model_path, **kwargs)
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as error:
-        raise CheckpointError(
+        raise CorruptCheckpointError(
             f"model file {model_path} is corrupt or not an SB3 PPO model "
             f"({type(error).__name__}: {error}); use another checkpoint from the run's "
             f"{CHECKPOINT_DIR}/ or retrain"
         ) from error
+
+
+def read_run_config(path: str | Path) -> dict[str, Any]:
+    """The raw ``config.yaml`` of the run a model belongs to (in the run directory, beside the
+    ``.zip``, or above ``checkpoints/``); an empty dict when there is none."""
+    path = Path(path)
+    directory = path if path.is_dir() else path.parent
+    candidates = [directory / CONFIG_FILE]
+    if directory.name == CHECKPOINT_DIR:
+        candidates.append(directory.parent / CONFIG_FILE)
+    for candidate in candidates:
+        if candidate.is_file():
+            content = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            if not isinstance(content, dict):
+                raise ValueError(f"{candidate} does not hold a mapping; it is not a run config")
+            return content
+    return {}
+
+
+def resolve_env_id(path: str | Path | None, env_id: str | None) -> tuple[str, dict[str, Any]]:
+    """The game a model plays and its constructor kwargs.
+
+    ``env_id`` wins when given (``env_kwargs`` then come from the run config only if it names
+    the same game); otherwise the run's ``config.yaml`` names it.
+
+    :raises ValueError: when neither names a game.
+    """
+    config = read_run_config(path) if path is not None else {}
+    config_id = config.get("env_id")
+    config_kwargs = config.get("env_kwargs") or {}
+    if not isinstance(config_kwargs, dict):
+        raise ValueError(
+            f"env_kwargs in the run's {CONFIG_FILE} must be a mapping, got {config_kwargs!r}"
+        )
+    if env_id is not None:
+        return env_id, dict(config_kwargs) if config_id == env_id else {}
+    if isinstance(config_id, str) and config_id:
+        return config_id, dict(config_kwargs)
+    raise ValueError(
+        f"cannot tell which game {path} was trained on: no {CONFIG_FILE} with an env_id beside "
+        "it; pass the game with --env, e.g. --env mmagent/Beacon-v0"
+    )

@@ -77,20 +77,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from mmagent.checkpoints import CONFIG_FILE, load_model, resolve_model_path
-    from mmagent.config import load_config
+    from mmagent.checkpoints import load_model, resolve_env_id, resolve_model_path
     from mmagent.evaluation import evaluate
 
     model_path = resolve_model_path(args.model)
-    env_id, env_kwargs = args.env, {}
-    for folder in (model_path.parent, model_path.parent.parent):
-        if (folder / CONFIG_FILE).is_file():
-            saved = load_config(folder / CONFIG_FILE)
-            env_id = env_id or saved.env_id
-            env_kwargs = saved.env_kwargs
-            break
-    if env_id is None:
-        raise SystemExit(f"no {CONFIG_FILE} beside {model_path}; pass the game with --env ID")
+    try:
+        env_id, env_kwargs = resolve_env_id(model_path, args.env)
+    except ValueError as error:
+        raise SystemExit(f"mmagent eval: {error}") from None
     _require_known_id(env_id)
     model = load_model(model_path, device=args.device)
     report = evaluate(
