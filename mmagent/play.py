@@ -9,22 +9,13 @@ press. Escape or closing the window stops.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import pygame
 
 import mmagent  # noqa: F401  (registers the built-in games)
-
-
-@dataclass(frozen=True)
-class EpisodeSummary:
-    """How one played episode went."""
-
-    steps: int
-    total_reward: float
-    success: bool
+from mmagent.watch.rollout import EpisodeSummary
 
 
 def play(
@@ -73,7 +64,13 @@ def play(
             steps += 1
             total_reward += float(reward)
             if terminated or truncated:
-                summary = EpisodeSummary(steps, total_reward, bool(info.get("is_success", False)))
+                summary = EpisodeSummary(
+                    episode=len(summaries) + 1,
+                    steps=steps,
+                    total_reward=total_reward,
+                    success=bool(info.get("is_success", False)),
+                    ended="terminated" if terminated else "truncated",
+                )
                 summaries.append(summary)
                 print(
                     f"episode {len(summaries)}: {'success' if summary.success else 'failure'} "
