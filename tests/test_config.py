@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from envs import GAME_IDS
 from mmagent.config import (
     ConfigError,
     TrainConfig,
     apply_overrides,
     load_config,
+    packaged_config,
     parse_assignment,
     parse_schedule,
     resolve_config,
@@ -89,3 +91,10 @@ def test_saved_config_round_trips(tmp_path) -> None:
     config = resolve_config("mmagent/Beacon-v0", assignments=["seed=3"])
     save_config(config, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == config
+
+
+@pytest.mark.parametrize("game_id", GAME_IDS)
+def test_every_builtin_game_ships_a_config(game_id: str) -> None:
+    assert packaged_config(game_id)["env_id"] == game_id
+    config = resolve_config(game_id)
+    assert config.env_id == game_id and config.batch_size <= config.n_steps * config.n_envs
