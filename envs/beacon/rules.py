@@ -171,7 +171,8 @@ def advance(state: BeaconState, action: int) -> tuple[bool, bool, bool]:
 
 
 def path_lengths(grid: np.ndarray, start: Cell) -> dict[Cell, int]:
-    """Breadth-first step counts from ``start`` to every floor cell reachable over floor."""
+    """Breadth-first step counts from ``start`` (any cell, a landmark too) to every floor cell
+    reachable over floor."""
     distances = {start: 0}
     frontier = deque([start])
     while frontier:
@@ -200,16 +201,7 @@ def oracle_action(state: BeaconState) -> int:
     Plans backwards from the target with breadth-first search over floor, then turns
     towards the next cell on the path (or towards the target when beside it) and steps.
     """
-    target = state.target.cell
-    distances_to_target = {target: 0}
-    frontier = deque([target])
-    while frontier:
-        cell = frontier.popleft()
-        for heading in range(4):
-            neighbour = step_cell(cell, heading)
-            if neighbour not in distances_to_target and cell_code(state.grid, neighbour) == FLOOR:
-                distances_to_target[neighbour] = distances_to_target[cell] + 1
-                frontier.append(neighbour)
+    distances_to_target = path_lengths(state.grid, state.target.cell)
     here = distances_to_target.get(state.agent)
     if here is None:
         return FORWARD
