@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import gymnasium as gym
 
 from envs import GAME_IDS
 
 
 def _require_known_id(game_id: str) -> None:
-    if game_id not in gym.registry and ":" not in game_id:
-        known = ", ".join(sorted(GAME_IDS))
-        raise SystemExit(f"unknown game id {game_id!r}; registered mmagent games: {known}")
+    """Exit with the plug-in resolver's message unless ``game_id`` names a game (a registered
+    id, ``module.path:EnvId`` or ``module.path:GameClass``)."""
+    from mmagent.plugins import GameRegistrationError, resolve_env_spec
+
+    try:
+        resolve_env_spec(game_id)
+    except GameRegistrationError as error:
+        raise SystemExit(f"mmagent: error: {error}") from None
 
 
 def _games(_: argparse.Namespace) -> int:
@@ -186,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mmagent.config import ConfigError
 
     args = build_parser().parse_args(argv)
+    # Like `python -m`: `mmagent train my_games:MyGame-v0` finds my_games in the working directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         return int(args.handler(args))
     except (ConfigError, CheckpointError) as error:

@@ -10,7 +10,6 @@ from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
@@ -88,7 +87,9 @@ def evaluate(
         multimodal extractor masks for this evaluation: their input is not read at all.
     """
     ablated = tuple(ablate)
-    env = gym.make(env_id, **(env_kwargs or {}))
+    from mmagent.plugins import make_env
+
+    env = make_env(env_id, **(env_kwargs or {}))
     masks = ExitStack()
     if ablated:
         # Add to any mask the model was trained with, and put it back afterwards.

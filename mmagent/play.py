@@ -35,7 +35,9 @@ def play(
     :param record: also write the play, with its sound, to this video (.mp4, .webm or .gif).
     :return: a summary of every finished episode.
     """
-    env = gym.make(game_id, render_mode="human", **(env_kwargs or {}))
+    from mmagent.plugins import resolve_env_spec
+
+    env = gym.make(resolve_env_spec(game_id), render_mode="human", **(env_kwargs or {}))
     if record is not None:
         from mmagent.watch.wrapper import RecordVideoWithAudio
 

@@ -10,6 +10,7 @@ TensorBoard when installed), ``evaluations.csv`` and ``eval.json`` (the final ev
 from __future__ import annotations
 
 import csv
+import functools
 import importlib
 import json
 import signal
@@ -21,7 +22,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
@@ -29,7 +29,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 from torch import nn
 
-import mmagent
+import mmagent  # noqa: F401  (registers the built-in games)
 from mmagent.checkpoints import (
     BEST_MODEL_FILE,
     CONFIG_FILE,
@@ -50,6 +50,8 @@ from mmagent.config import (
 )
 from mmagent.evaluation import EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
+from mmagent.plugins import GameRegistrationError, resolve_env_spec
+from mmagent.plugins import make_env as make_game
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU}
 
@@ -108,16 +110,19 @@ def build_policy_kwargs(config: TrainConfig) -> dict[str, Any]:
 
 
 def make_env(config: TrainConfig) -> VecEnv:
-    """The training vec env: ``n_envs`` games, env ``i`` seeded with ``seed + i``."""
-    if config.env_id not in gym.registry and ":" not in config.env_id:
-        known = ", ".join(sorted(mmagent.GAME_IDS))
-        raise ConfigError(
-            f"unknown env id {config.env_id!r}; registered mmagent games: {known} "
-            "(or give 'module.path:EnvId' to import a game that registers itself)"
-        )
+    """The training vec env: ``n_envs`` games, env ``i`` seeded with ``seed + i``.
+
+    ``config.env_id`` may be a registered id, ``module.path:EnvId`` or ``module.path:GameClass``
+    (see :func:`mmagent.plugins.resolve_env_spec`); each env process resolves it again, since a
+    ``custom/...`` id exists only in the process that registered it.
+    """
+    try:
+        resolve_env_spec(config.env_id)
+    except GameRegistrationError as error:
+        raise ConfigError(str(error)) from error
     vec_env_class = SubprocVecEnv if config.vec_env == "subproc" else DummyVecEnv
     return make_vec_env(
-        config.env_id,
+        functools.partial(make_game, config.env_id),
         n_envs=config.n_envs,
         seed=config.seed,
         env_kwargs=dict(config.env_kwargs),

@@ -310,7 +310,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             self._instruction_ids = self._encode_instruction(sentence)
             self._instruction_text = sentence
         self.draw_observation(self._observation_surface)
-        audio = self.mixer.mix(self.sounds(), self.listener())
+        audio = self.mixer.mix(self._sound_events(), self._checked_listener())
         if not np.isfinite(audio).all():
             raise GameDefinitionError(
                 f"{type(self).__name__}.sounds() produced non-finite audio (NaN or inf); "
@@ -322,6 +322,43 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             "text": self._instruction_ids.copy(),
             "audio": audio,
         }
+
+    def _sound_events(self) -> list[SoundEvent]:
+        """:meth:`sounds`, checked: a list of SoundEvent with 1-D float waveforms."""
+        name = f"{type(self).__name__}.sounds()"
+        events = self.sounds()
+        if not isinstance(events, (list, tuple)):
+            raise GameDefinitionError(
+                f"{name} returned {type(events).__name__}; return a list of SoundEvent"
+            )
+        for index, event in enumerate(events):
+            if not isinstance(event, SoundEvent):
+                raise GameDefinitionError(
+                    f"{name} item {index} is a {type(event).__name__}; wrap waveforms in "
+                    "SoundEvent(waveform, position=...)"
+                )
+            waveform = event.waveform
+            if (
+                not isinstance(waveform, np.ndarray)
+                or waveform.ndim != 1
+                or not np.issubdtype(waveform.dtype, np.floating)
+            ):
+                shape = getattr(waveform, "shape", None)
+                dtype = getattr(waveform, "dtype", type(waveform).__name__)
+                raise GameDefinitionError(
+                    f"{name} item {index} has a waveform of shape {shape} and type {dtype}; a "
+                    "SoundEvent waveform is a 1-D float array in [-1, 1] (make it with "
+                    "envs.core.audio.tone, chirp, noise_burst; int16 PCM: divide by 32768)"
+                )
+        return list(events)
+
+    def _checked_listener(self) -> Listener:
+        listener = self.listener()
+        if not isinstance(listener, Listener):
+            raise GameDefinitionError(
+                f"{type(self).__name__}.listener() returned {listener!r}; return a Listener"
+            )
+        return listener
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"instruction": self._instruction_text}

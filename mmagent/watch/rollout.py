@@ -258,6 +258,11 @@ def env_audio_format(env: gym.Env) -> tuple[int | None, int | None, int | None]:
     space = env.observation_space
     audio_space = space.spaces.get("audio") if isinstance(space, spaces.Dict) else None
     sample_rate = getattr(env.unwrapped, "sample_rate", None)
+    if sample_rate is None:  # a wrapped env: mmagent.plugins.AddAudio holds the rate
+        try:
+            sample_rate = env.get_wrapper_attr("sample_rate")
+        except AttributeError:
+            sample_rate = None
     if audio_space is None or not sample_rate or len(audio_space.shape) != 2:
         return None, None, None
     channels, samples = audio_space.shape

@@ -16,6 +16,7 @@ import pygame
 
 import mmagent  # registers the built-in games; GAME_IDS names them in errors
 from envs.core.window import HumanWindow
+from mmagent.plugins import resolve_env_spec
 from mmagent.watch.hud import Hud
 from mmagent.watch.loading import load_policy, resolve_env_id
 from mmagent.watch.policies import Policy, RandomPolicy
@@ -35,7 +36,7 @@ PolicySource = Policy | str | os.PathLike[str] | None
 def make_env(env_id: str, env_kwargs: dict[str, Any] | None = None) -> gym.Env:
     """``gym.make(env_id)`` rendering to arrays; an unknown id names the registered games."""
     try:
-        return gym.make(env_id, render_mode="rgb_array", **(env_kwargs or {}))
+        return gym.make(resolve_env_spec(env_id), render_mode="rgb_array", **(env_kwargs or {}))
     except gym.error.Error as error:
         known = ", ".join(sorted(mmagent.GAME_IDS))
         raise ValueError(

@@ -141,12 +141,8 @@ def make_env():
 
 
 @pytest.fixture(autouse=True)
-def _seeded_single_thread() -> Iterator[None]:
-    """Seed, and run torch on one thread: these models are tiny, and two OpenMP threads fighting
-    another process for two cores are up to 100x slower than one."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _seeded() -> Iterator[None]:
+    """Seed torch and numpy (the root conftest already runs torch on one thread)."""
     torch.manual_seed(0)
     np.random.seed(0)
     yield
-    torch.set_num_threads(threads)

@@ -79,7 +79,8 @@ def test_keys_pause_step_mute_skip_and_quit(monkeypatch) -> None:
 
 def test_escape_and_window_close_quit(monkeypatch) -> None:
     _script_keys(monkeypatch, [[], [pygame.K_ESCAPE]])
-    summaries = watch("mmagent/Beacon-Easy-v0", None, fps=FAST_FPS, sound=False)
+    # Waiting never ends a CueMatch episode early, so only the Escape key can end this one.
+    summaries = watch("mmagent/CueMatch-v0", WaitPolicy(), fps=FAST_FPS, sound=False)
     assert [(s.steps, s.ended) for s in summaries] == [(1, "quit")]
 
     monkeypatch.setattr(
