@@ -1,0 +1,204 @@
+"""Reproduce docs/results.md: the fused agent against agents with one modality masked, and the
+five fusions side by side, each evaluated on 100 held-out seeds.
+
+Each variant is a normal ``mmagent train`` run (the game's shipped config plus ``--set``
+overrides) in ``runs/ablate/<game>/<variant>/seed<k>``; finished runs are reused unless
+``--force``. Results go to ``docs/results/<game>.json``, a learning-curve PNG per game and the
+tables of ``docs/results.md`` (rebuilt from every JSON there).
+
+Usage::
+
+    python scripts/ablate.py mmagent/CueMatch-v0                  # fused + 3 masked variants
+    python scripts/ablate.py mmagent/Beacon-v0 --fusions          # + the five fusions
+    python scripts/ablate.py mmagent/CueMatch-v0 --only fused --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from mmagent.config import resolve_config
+from mmagent.extractors import FUSION_NAMES
+from mmagent.train import train
+
+MODALITIES = ("image", "text", "audio")
+RESULTS_DIR = Path("docs/results")
+RESULTS_PAGE = Path("docs/results.md")
+
+
+def variants(with_masks: bool, with_fusions: bool) -> dict[str, list[str]]:
+    """Variant name → ``--set`` overrides."""
+    chosen: dict[str, list[str]] = {"fused": []}
+    if with_masks:
+        for modality in MODALITIES:
+            chosen[f"no-{modality}"] = [
+                f"policy_kwargs.features_extractor_kwargs.masked_modalities=[{modality}]"
+            ]
+    if with_fusions:
+        for fusion in FUSION_NAMES:
+            chosen[f"fusion-{fusion}"] = [
+                f"policy_kwargs.features_extractor_kwargs.fusion={fusion}"
+            ]
+    return chosen
+
+
+def run_variant(
+    game: str, name: str, overrides: list[str], seed: int, args: argparse.Namespace
+) -> dict:
+    """Train and evaluate one variant with one seed (or reuse a finished run)."""
+    run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / name / f"seed{seed}"
+    report_path = run_dir / "eval.json"
+    if report_path.is_file() and not args.force:
+        print(f"reusing {run_dir}")
+    else:
+        flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
+        config = resolve_config(game, None, [*args.set, *overrides], flags)
+        print(f"training {game} {name} seed {seed} for {config.n_timesteps} steps", flush=True)
+        result = train(config, run_dir)
+        print(f"  {result.evaluation.summary() if result.evaluation else 'interrupted'}")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report["curve"] = _curve(run_dir / "evaluations.csv")
+    report["seed"] = seed
+    return report
+
+
+def _curve(path: Path) -> list[tuple[int, float]]:
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as handle:
+        return [
+            (int(row["timesteps"]), float(row["success_rate"])) for row in csv.DictReader(handle)
+        ]
+
+
+def machine() -> str:
+    """A one-line description of where the results were measured."""
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {device}; python "
+        f"{platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
+    """Periodic-evaluation success rate against env steps, one line per variant and seed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print('matplotlib is missing, no plot: pip install "mmagent[plots]"')
+        return
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for index, (name, reports) in enumerate(sorted(results.items())):
+        for number, report in enumerate(reports):
+            if report["curve"]:
+                steps, rates = zip(*report["curve"], strict=True)
+                axes.plot(
+                    steps,
+                    rates,
+                    color=f"C{index}",
+                    alpha=0.8,
+                    label=name if number == 0 else None,
+                )
+    axes.set_xlabel("env steps")
+    axes.set_ylabel("success rate (held-out seeds)")
+    axes.set_ylim(0, 1.02)
+    axes.set_title(game)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def write_results_page(results_dir: Path, page: Path) -> None:
+    """Rebuild the results page from every ``<results_dir>/*.json``."""
+    lines = [
+        "# Results",
+        "",
+        "Reproduce with `python scripts/ablate.py <GAME> [--fusions]`. Every agent is evaluated",
+        "on 100 held-out seeds (1,000,000–1,000,099; training envs use seeds from 0), greedy",
+        "actions. A masked modality is hidden from the extractor during training and evaluation.",
+        "",
+    ]
+    for path in sorted(results_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        lines += [
+            f"## {data['game']}",
+            "",
+            f"Measured {data['date']} on {data['machine']}.",
+            "",
+            "| variant | seed | env steps | success | 95% CI | wall time |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, reports in data["variants"].items():
+            for report in reports:
+                low, high = report["success_ci95"]
+                lines.append(
+                    f"| {name} | {report['seed']} | {report['timesteps']:,} | "
+                    f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | "
+                    f"{report['wall_seconds'] / 60:.0f} min |"
+                )
+        plot = path.with_suffix(".png")
+        if plot.is_file():
+            relative = plot.relative_to(page.parent) if plot.is_relative_to(page.parent) else plot
+            lines += ["", f"![learning curves of {data['game']}]({relative.as_posix()})"]
+        lines.append("")
+    page.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("game", help="game id, e.g. mmagent/CueMatch-v0")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    parser.add_argument("--timesteps", type=int, help="env steps per run (default: the config)")
+    parser.add_argument("--fusions", action="store_true", help="also the five fusions")
+    parser.add_argument("--no-masks", action="store_true", help="skip the masked variants")
+    parser.add_argument("--only", nargs="+", help="run only these variant names")
+    parser.add_argument("--runs", default="runs/ablate", help="where the runs go")
+    parser.add_argument("--force", action="store_true", help="retrain finished runs")
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE", help="config overrides for every run"
+    )
+    parser.add_argument("--results", default=str(RESULTS_DIR), help="where the JSON and PNG go")
+    parser.add_argument("--page", default=str(RESULTS_PAGE), help="the Markdown page to rebuild")
+    args = parser.parse_args()
+    results_dir, page = Path(args.results), Path(args.page)
+
+    chosen = variants(not args.no_masks, args.fusions)
+    if args.only:
+        chosen = {name: chosen[name] for name in args.only}
+    results_dir.mkdir(parents=True, exist_ok=True)
+    json_path = results_dir / f"{args.game.rsplit('/', 1)[-1]}.json"
+    stored = json.loads(json_path.read_text(encoding="utf-8")) if json_path.is_file() else {}
+    results: dict[str, list[dict]] = stored.get("variants", {})
+    for name, overrides in chosen.items():
+        reports = [run_variant(args.game, name, overrides, seed, args) for seed in args.seeds]
+        kept = [report for report in results.get(name, []) if report["seed"] not in args.seeds]
+        results[name] = sorted(kept + reports, key=lambda report: report["seed"])
+        data = {
+            "game": args.game,
+            "date": date.today().isoformat(),
+            "machine": machine(),
+            "variants": results,
+        }
+        json_path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    plot_curves(args.game, results, json_path.with_suffix(".png"))
+    write_results_page(results_dir, page)
+    for name, reports in results.items():
+        rates = ", ".join(f"{report['success_rate']:.0%}" for report in reports)
+        print(f"{name:18s} {rates}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The scripts run as a user runs them, with tiny budgets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from envs import GAME_IDS
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _run(*args: str, cwd: Path | None = None) -> str:
+    completed = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=cwd
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def test_bench_env_prints_every_game_and_writes_json(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    printed = _run(str(SCRIPTS / "bench_env.py"), "--steps", "300", "--json", str(out))
+    figures = json.loads(out.read_text())["games"]
+    assert set(figures) == set(GAME_IDS)
+    for game_id, numbers in figures.items():
+        assert game_id in printed and numbers["median_step_us"] > 0
+
+
+def test_baselines_prints_oracle_and_random_rates() -> None:
+    printed = _run(str(SCRIPTS / "baselines.py"), "--episodes", "20", "--games", GAME_IDS[0])
+    assert "100.0%" in printed  # the oracle wins every episode
+
+
+@pytest.mark.parametrize("variants", [["fused", "no-audio"]])
+def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) -> None:
+    tiny = ["n_envs=2", "n_steps=16", "batch_size=32", "n_epochs=1", "eval_freq=0"]
+    _run(
+        str(SCRIPTS / "ablate.py"),
+        "mmagent/CueMatch-v0",
+        "--timesteps", "32",
+        "--only", *variants,
+        "--set", *tiny, "final_eval_episodes=3",
+        "--runs", str(tmp_path / "runs"),
+        "--results", str(tmp_path / "results"),
+        "--page", str(tmp_path / "results.md"),
+    )  # fmt: skip
+    data = json.loads((tmp_path / "results" / "CueMatch-v0.json").read_text())
+    assert set(data["variants"]) == set(variants)
+    assert data["variants"]["no-audio"][0]["episodes"] == 3
+    page = (tmp_path / "results.md").read_text()
+    assert "| no-audio | 0 | 32 |" in page
