@@ -10,31 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-import gymnasium as gym
-import numpy as np
-
 import mmagent
+from mmagent.baselines import BASELINE_POLICIES, baseline_success_rate
 from mmagent.evaluation import EVAL_SEED_BASE, wilson_interval
-
-
-def success_rate(game_id: str, policy: str, episodes: int, seed_base: int) -> float:
-    """Fraction of ``episodes`` won by ``policy`` (``"oracle"`` or ``"random"``)."""
-    env = gym.make(game_id).unwrapped
-    rng = np.random.default_rng(seed_base)
-    wins = 0
-    for episode in range(episodes):
-        env.reset(seed=seed_base + episode)
-        while True:
-            if policy == "oracle":
-                action = env.oracle_action()
-            else:
-                action = int(rng.integers(env.action_space.n))
-            _, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                wins += bool(info["is_success"])
-                break
-    env.close()
-    return wins / episodes
 
 
 def main() -> None:
@@ -48,8 +26,8 @@ def main() -> None:
     print(f"{'game':26s} {'oracle':>20s} {'random':>20s}")
     for game_id in args.games:
         cells = []
-        for policy in ("oracle", "random"):
-            rate = success_rate(game_id, policy, args.episodes, args.seed_base)
+        for policy in BASELINE_POLICIES:
+            rate = baseline_success_rate(game_id, policy, args.episodes, args.seed_base)
             low, high = wilson_interval(round(rate * args.episodes), args.episodes)
             cells.append(f"{rate:6.1%} [{low:.1%}–{high:.1%}]")
         print(f"{game_id:26s} {cells[0]:>20s} {cells[1]:>20s}")
