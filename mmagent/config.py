@@ -44,7 +44,9 @@ class TrainConfig:
     n_timesteps: int = 100_000
     """Total environment steps to train for (all envs together)."""
     vec_env: str = "dummy"
-    """How envs are stepped: ``dummy`` (one process) or ``subproc`` (one process per env)."""
+    """How envs are stepped: ``dummy`` (one process), ``subproc`` (one process per env) or
+    ``shared`` (one worker per core, each stepping a slice of the envs, observations in shared
+    memory; see :class:`mmagent.fast.SharedMemoryVecEnv`)."""
     seed: int = 0
     """Seed of the model and of the training envs (env i starts from ``seed + i``)."""
     device: str = "auto"
@@ -151,7 +153,7 @@ def check_value(key: str, value: Any, source: str) -> None:
     non_negative = ("eval_freq", "checkpoint_freq", "video_freq")
     if key in non_negative and value < 0:
         raise ConfigError(f"config key {key!r} in {source} must be 0 or more, got {value}")
-    choices = {"vec_env": ("dummy", "subproc"), "device": ("auto", "cpu", "cuda")}
+    choices = {"vec_env": ("dummy", "subproc", "shared"), "device": ("auto", "cpu", "cuda")}
     if key in choices and value not in choices[key] and not str(value).startswith("cuda:"):
         raise ConfigError(
             f"config key {key!r} in {source} must be one of {choices[key]}, got {value!r}"

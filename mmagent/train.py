@@ -50,10 +50,16 @@ from mmagent.config import (
 )
 from mmagent.evaluation import EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
+from mmagent.fast import SharedMemoryVecEnv
 from mmagent.plugins import GameRegistrationError, resolve_env_spec
 from mmagent.plugins import make_env as make_game
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU}
+VEC_ENV_CLASSES: dict[str, type[VecEnv]] = {
+    "dummy": DummyVecEnv,
+    "subproc": SubprocVecEnv,
+    "shared": SharedMemoryVecEnv,
+}
 
 
 @dataclass
@@ -120,13 +126,12 @@ def make_env(config: TrainConfig) -> VecEnv:
         resolve_env_spec(config.env_id)
     except GameRegistrationError as error:
         raise ConfigError(str(error)) from error
-    vec_env_class = SubprocVecEnv if config.vec_env == "subproc" else DummyVecEnv
     return make_vec_env(
         functools.partial(make_game, config.env_id),
         n_envs=config.n_envs,
         seed=config.seed,
         env_kwargs=dict(config.env_kwargs),
-        vec_env_cls=vec_env_class,
+        vec_env_cls=VEC_ENV_CLASSES[config.vec_env],
     )
 
 

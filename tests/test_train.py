@@ -206,3 +206,10 @@ def test_training_ablation_mask_is_saved_with_the_model(tmp_path) -> None:
     report = evaluate(model, "mmagent/CueMatch-v0", episodes=2, ablate=["text"])
     assert report.ablated == ("text",)
     assert extractor.masked_modalities == {"audio"}  # the trained mask outlives the ablation
+
+
+def test_shared_memory_vec_env_trains_from_the_config(tmp_path) -> None:
+    run_dir = tmp_path / "shared"
+    args = ["train", "--total-timesteps", "64", "--run-dir", str(run_dir), *TINY]
+    assert main([*args, "--set", "vec_env=shared"]) == 0
+    assert load_model(run_dir / "model.zip").num_timesteps == 64
