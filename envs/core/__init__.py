@@ -12,7 +12,7 @@ from envs.core.audio import (
     stereo_gains,
     tone,
 )
-from envs.core.game import GameDefinitionError, MultimodalGame, StepOutcome
+from envs.core.game import GameDefinitionError, MultimodalGame, StepOutcome, parse_frame_size
 from envs.core.text import (
     PAD_ID,
     UNKNOWN_ID,
@@ -37,6 +37,7 @@ __all__ = [
     "envelope",
     "harmonic_tone",
     "noise_burst",
+    "parse_frame_size",
     "split_words",
     "stereo_gains",
     "tone",

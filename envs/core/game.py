@@ -56,8 +56,11 @@ class GameDefinitionError(RuntimeError):
     """A game method returned something the base cannot use; the message names the method."""
 
 
-def _frame_size(value: int | Sequence[int], name: str) -> tuple[int, int]:
-    """Parse an ``int`` or ``(height, width)`` size argument into ``(height, width)``."""
+def parse_frame_size(value: int | Sequence[int], name: str = "size") -> tuple[int, int]:
+    """Parse an ``int`` or ``(height, width)`` size argument into ``(height, width)``.
+
+    :raises ValueError: naming ``name`` unless both sides are positive ints.
+    """
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         height = width = int(value)
     elif (
@@ -131,8 +134,8 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
                 f"{type(self).__name__}.action_names is empty; name each action"
             )
         self.render_mode = render_mode
-        self.image_size = _frame_size(image_size, "image_size")
-        self.display_size = _frame_size(display_size, "display_size")
+        self.image_size = parse_frame_size(image_size, "image_size")
+        self.display_size = parse_frame_size(display_size, "display_size")
         for name, value in (
             ("sample_rate", sample_rate),
             ("step_seconds", step_seconds),

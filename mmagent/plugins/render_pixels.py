@@ -23,27 +23,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.core.game import parse_frame_size
 from mmagent.plugins.errors import PluginOutputError
 from mmagent.plugins.keys import convention_key
 
 RESIZE_METHODS = ("area", "nearest")
-
-
-def parse_size(size: int | Sequence[int], name: str = "size") -> tuple[int, int]:
-    """An ``int`` or ``(height, width)`` → ``(height, width)``; positive ints only."""
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        height = width = int(size)
-    elif (
-        isinstance(size, Sequence)
-        and len(size) == 2
-        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-    ):
-        height, width = int(size[0]), int(size[1])
-    else:
-        raise ValueError(f"{name} must be an int or a (height, width) pair, got {size!r}")
-    if height <= 0 or width <= 0:
-        raise ValueError(f"{name} must be positive, got {size!r}")
-    return height, width
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,7 +107,7 @@ class PixelsFromRender(gym.Wrapper):
             raise ValueError(
                 f"PixelsFromRender: method {method!r} is unknown; use one of {RESIZE_METHODS}"
             )
-        self.size = parse_size(size)
+        self.size = parse_frame_size(size)
         self.method = method
         self.key = key
         image_space = spaces.Box(0, 255, (*self.size, 3), np.uint8)
