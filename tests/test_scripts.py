@@ -54,3 +54,19 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert data["variants"]["no-audio"][0]["episodes"] == 3
     page = (tmp_path / "results.md").read_text()
     assert "| no-audio | 0 | 32 |" in page
+
+
+def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:
+    model = tmp_path / "agent.zip"
+    printed = _run(
+        str(SCRIPTS / "train.py"),
+        "--total-timesteps", "64",
+        "--n-envs", "2",
+        "--n-steps", "16",
+        "--batch-size", "32",
+        "--n-epochs", "1",
+        "--eval-episodes", "3",
+        "--device", "cpu",
+        "--save-path", str(model),
+    )  # fmt: skip
+    assert "over 3 episodes" in printed and model.is_file()
