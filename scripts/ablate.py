@@ -128,7 +128,8 @@ def write_results_page(results_dir: Path, page: Path) -> None:
         "",
         "Reproduce with `python scripts/ablate.py <GAME> [--fusions]`. Every agent is evaluated",
         "on 100 held-out seeds (1,000,000–1,000,099; training envs use seeds from 0), greedy",
-        "actions. A masked modality is hidden from the extractor during training and evaluation.",
+        "actions. A masked modality is hidden from the extractor during training and evaluation;",
+        '"vs fused" is the difference to the mean success of the fused agent.',
         "",
     ]
     for path in sorted(results_dir.glob("*.json")):
@@ -138,15 +139,27 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             "",
             f"Measured {data['date']} on {data['machine']}.",
             "",
-            "| variant | seed | env steps | success | 95% CI | wall time |",
-            "|---|---|---|---|---|---|",
+            "| variant | seed | env steps | success | 95% CI | vs fused | by instruction "
+            "| wall time |",
+            "|---|---|---|---|---|---|---|---|",
         ]
+        fused = [report["success_rate"] for report in data["variants"].get("fused", [])]
+        fused_mean = sum(fused) / len(fused) if fused else None
         for name, reports in data["variants"].items():
             for report in reports:
                 low, high = report["success_ci95"]
+                gap = (
+                    f"{(report['success_rate'] - fused_mean) * 100:+.0f} points"
+                    if fused_mean is not None and name != "fused"
+                    else ""
+                )
+                kinds = ", ".join(
+                    f"{kind} {figures['success_rate']:.0%}"
+                    for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
+                )
                 lines.append(
                     f"| {name} | {report['seed']} | {report['timesteps']:,} | "
-                    f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | "
+                    f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | {gap} | {kinds} | "
                     f"{report['wall_seconds'] / 60:.0f} min |"
                 )
         plot = path.with_suffix(".png")
