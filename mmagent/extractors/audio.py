@@ -121,7 +121,9 @@ class LogMelSpectrogram(nn.Module):
             return_complex=True,
         )  # (B * C, n_freqs, frames)
         power = (spectrum.real.square() + spectrum.imag.square()) * self.power_scale
-        mel = torch.matmul(self.filterbank.T, power)  # (B * C, n_mels, frames)
+        # One (B * C * frames, n_freqs) @ (n_freqs, n_mels) product: broadcasting the filterbank
+        # over the batch instead runs one small matmul per row, about 10x slower on CPU.
+        mel = (power.transpose(1, 2) @ self.filterbank).transpose(1, 2)  # (B * C, n_mels, frames)
         log_mel = (torch.log(mel + LOG_OFFSET) + LOG_SHIFT) / LOG_SHIFT
         return log_mel.reshape(batch, channels, *log_mel.shape[1:])
 
