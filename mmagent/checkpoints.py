@@ -105,13 +105,17 @@ def resolve_model_path(path: str | Path) -> Path:
     )
 
 
-def load_model(path: str | Path, **kwargs: Any) -> PPO:
-    """Load a PPO model from ``path`` (see :func:`resolve_model_path`), naming the file on error."""
+def load_model(path: str | Path, algorithm: type[PPO] | None = None, **kwargs: Any) -> PPO:
+    """Load a PPO model from ``path`` (see :func:`resolve_model_path`), naming the file on error.
+
+    :param algorithm: the class to load into (default ``stable_baselines3.PPO``; training
+        resumes with :class:`mmagent.fast.FastPPO`). Either class reads the other's files.
+    """
     from stable_baselines3 import PPO
 
     model_path = resolve_model_path(path)
     try:
-        return PPO.load(model_path, **kwargs)
+        return (algorithm or PPO).load(model_path, **kwargs)
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as error:
         raise CorruptCheckpointError(
             f"model file {model_path} is corrupt or not an SB3 PPO model "

@@ -51,6 +51,7 @@ def _train(args: argparse.Namespace) -> int:
         "n_envs": args.n_envs,
         "seed": args.seed,
         "device": args.device,
+        "trainer": args.trainer,
         "progress_bar": False if args.no_progress_bar else None,
     }
     if args.resume:
@@ -67,7 +68,7 @@ def _train(args: argparse.Namespace) -> int:
         run_dir = Path(args.run_dir) if args.run_dir else None
     print(
         f"training {config.env_id} for {config.n_timesteps} steps on {config.n_envs} envs "
-        f"(device {config.device}, seed {config.seed})",
+        f"(device {config.device}, seed {config.seed}, trainer {config.trainer})",
         flush=True,
     )
     result = train(config, run_dir, resume=bool(args.resume))
@@ -136,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-envs", type=int, help="parallel envs")
     train.add_argument("--seed", type=int, help="seed of the model and the training envs")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="auto picks the GPU")
+    train.add_argument(
+        "--trainer",
+        choices=["fast", "sb3"],
+        help="fast (default): mmagent's FastPPO; sb3: stock stable-baselines3 PPO",
+    )
     train.add_argument("--run-dir", help="output directory (default runs/<game>/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     train.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")

@@ -47,6 +47,9 @@ class TrainConfig:
     """How envs are stepped: ``dummy`` (one process), ``subproc`` (one process per env) or
     ``shared`` (one worker per core, each stepping a slice of the envs, observations in shared
     memory; see :class:`mmagent.fast.SharedMemoryVecEnv`)."""
+    trainer: str = "fast"
+    """``fast`` (:class:`mmagent.fast.FastPPO`: rollout and minibatches on the training device,
+    few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO."""
     seed: int = 0
     """Seed of the model and of the training envs (env i starts from ``seed + i``)."""
     device: str = "auto"
@@ -153,7 +156,11 @@ def check_value(key: str, value: Any, source: str) -> None:
     non_negative = ("eval_freq", "checkpoint_freq", "video_freq")
     if key in non_negative and value < 0:
         raise ConfigError(f"config key {key!r} in {source} must be 0 or more, got {value}")
-    choices = {"vec_env": ("dummy", "subproc", "shared"), "device": ("auto", "cpu", "cuda")}
+    choices = {
+        "vec_env": ("dummy", "subproc", "shared"),
+        "device": ("auto", "cpu", "cuda"),
+        "trainer": ("fast", "sb3"),
+    }
     if key in choices and value not in choices[key] and not str(value).startswith("cuda:"):
         raise ConfigError(
             f"config key {key!r} in {source} must be one of {choices[key]}, got {value!r}"

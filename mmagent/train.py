@@ -50,11 +50,13 @@ from mmagent.config import (
 )
 from mmagent.evaluation import EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
-from mmagent.fast import SharedMemoryVecEnv
+from mmagent.fast import FastPPO, SharedMemoryVecEnv
 from mmagent.plugins import GameRegistrationError, resolve_env_spec
 from mmagent.plugins import make_env as make_game
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU}
+TRAINERS: dict[str, type[PPO]] = {"fast": FastPPO, "sb3": PPO}
+"""The PPO class behind each ``trainer`` config value."""
 VEC_ENV_CLASSES: dict[str, type[VecEnv]] = {
     "dummy": DummyVecEnv,
     "subproc": SubprocVecEnv,
@@ -136,13 +138,13 @@ def make_env(config: TrainConfig) -> VecEnv:
 
 
 def build_model(config: TrainConfig, env: VecEnv) -> PPO:
-    """A fresh PPO model for ``config`` on ``env``."""
+    """A fresh PPO model for ``config`` on ``env``, of the class ``config.trainer`` names."""
     if config.batch_size > config.n_steps * config.n_envs:
         raise ConfigError(
             f"batch_size {config.batch_size} exceeds the rollout size n_steps × n_envs = "
             f"{config.n_steps * config.n_envs}; lower batch_size or raise n_steps/n_envs"
         )
-    return PPO(
+    return TRAINERS[config.trainer](
         config.policy,
         env,
         learning_rate=parse_schedule(config.learning_rate, "learning_rate"),
@@ -291,7 +293,9 @@ def train(
             raise CheckpointError(
                 f"nothing to resume in {run_path}: no {run_path}/checkpoints/step_*.zip"
             )
-        model = load_model(checkpoint, env=env, device=config.device)
+        model = load_model(
+            checkpoint, algorithm=TRAINERS[config.trainer], env=env, device=config.device
+        )
         print(f"resuming {run_path} from {checkpoint.name} at {model.num_timesteps} steps")
     else:
         model = build_model(config, env)

@@ -3,6 +3,8 @@
 * :class:`~mmagent.fast.vec_env.SharedMemoryVecEnv` — a stable-baselines3 ``VecEnv`` whose
   worker processes each step a slice of the envs and write observations straight into shared
   memory (no pickled observations per step).
+* :class:`~mmagent.fast.ppo.FastPPO` — SB3's PPO with the rollout stored on the training device
+  (:class:`~mmagent.fast.buffer.DeviceRolloutBuffer`) and few host syncs per step and update.
 
 Names are imported on first use, so ``import mmagent.fast`` alone loads neither torch nor
 stable-baselines3 (the worker processes start from this package).
@@ -10,9 +12,12 @@ stable-baselines3 (the worker processes start from this package).
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mmagent.fast.buffer import DeviceRolloutBuffer
+    from mmagent.fast.ppo import FastPPO
     from mmagent.fast.vec_env import (
         SharedMemoryVecEnv,
         VecEnvClosedError,
@@ -22,7 +27,11 @@ if TYPE_CHECKING:
         VecEnvWorkerTimeoutError,
     )
 
+_MODULES = {"DeviceRolloutBuffer": "buffer", "FastPPO": "ppo"}
+
 __all__ = [
+    "DeviceRolloutBuffer",
+    "FastPPO",
     "SharedMemoryVecEnv",
     "VecEnvClosedError",
     "VecEnvWorkerAttributeError",
@@ -34,7 +43,6 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from mmagent.fast import vec_env
-
-        return getattr(vec_env, name)
+        module = importlib.import_module(f"mmagent.fast.{_MODULES.get(name, 'vec_env')}")
+        return getattr(module, name)
     raise AttributeError(f"module 'mmagent.fast' has no attribute {name!r}")
