@@ -18,6 +18,7 @@ from stable_baselines3.common.env_util import make_vec_env
 import mmagent  # noqa: F401  (registers the built-in games)
 from mmagent import MultimodalExtractor
 from mmagent.evaluation import evaluate
+from mmagent.fast import FastPPO
 
 
 @dataclass
@@ -43,6 +44,10 @@ class Args:
     audio_encoder: str = field(
         default="logmel",
         metadata={"help": "conv1d (raw waveform) or logmel (log-mel spectrogram + 2D CNN)"},
+    )
+    trainer: str = field(
+        default="fast",
+        metadata={"help": "fast (mmagent's FastPPO, rollout on the device) or sb3 (stock PPO)"},
     )
     learning_rate: float = field(default=5e-4, metadata={"help": "Adam step size"})
     n_steps: int = field(default=64, metadata={"help": "steps per env per rollout"})
@@ -74,8 +79,12 @@ def main() -> None:
     args = parse_args()
     # 1. Vectorised games: n_envs copies, env i seeded with seed + i.
     env = make_vec_env(args.env_id, n_envs=args.n_envs, seed=args.seed)
-    # 2. PPO whose features extractor fuses the image, text and audio encoders.
-    model = PPO(
+    # 2. PPO whose features extractor fuses the image, text and audio encoders. FastPPO is the
+    #    same algorithm with the rollout kept on the training device.
+    if args.trainer not in ("fast", "sb3"):
+        raise SystemExit(f"--trainer {args.trainer!r} is unknown; use fast or sb3")
+    algorithm = FastPPO if args.trainer == "fast" else PPO
+    model = algorithm(
         "MultiInputPolicy",
         env,
         learning_rate=args.learning_rate,

@@ -70,3 +70,24 @@ def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:
         "--save-path", str(model),
     )  # fmt: skip
     assert "over 3 episodes" in printed and model.is_file()
+
+
+def test_bench_train_prints_ratios_and_the_learning_check(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    printed = _run(
+        str(SCRIPTS / "bench_train.py"),
+        "--recipes", "mmagent-sb3", "mmagent-fast",
+        "--n-envs", "2", "--n-steps", "16", "--batch-size", "32", "--n-epochs", "1",
+        "--rollouts", "1", "--repeats", "1", "--device", "cpu",
+        "--learning-steps", "32", "--learning-seeds", "1", "--learning-eval-episodes", "3",
+        "--json", str(out),
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    recipes = {result["recipe"]: result for result in report["recipes"]}
+    assert recipes["mmagent-fast"]["trainer"] == "FastPPO"
+    assert recipes["mmagent-sb3"]["trainer"] == "PPO"
+    for result in recipes.values():
+        assert result["end_to_end"] > 0 and result["peak_rss_mib"] > 0
+    assert "vs mmagent-sb3" in printed and "1.00x" in printed
+    assert set(report["learning"]["success"]) == {"sb3", "fast"}
+    assert "fast - stock" in printed

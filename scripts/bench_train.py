@@ -1,0 +1,289 @@
+"""Benchmark PPO training recipes side by side: env-steps/s of collection, of the update and end
+to end, peak memory, and (optionally) whether the fast path learns the same.
+
+Recipes, all on the same game and settings (n_envs, n_steps, batch size, epochs, heads):
+
+* ``sb3-default`` — SB3's default recipe: ``PPO("MultiInputPolicy")`` (its ``CombinedExtractor``)
+  on a ``DummyVecEnv``;
+* ``sb3-subproc`` — the same on a ``SubprocVecEnv``;
+* ``mmagent-sb3`` — mmagent's standard path with the stock SB3 trainer: the game's shipped
+  ``MultimodalExtractor`` config, stock ``PPO``, ``DummyVecEnv``;
+* ``mmagent-fast`` — the same network trained by :class:`mmagent.fast.FastPPO`;
+* ``mmagent-fast-shared`` — FastPPO stepping the envs in :class:`mmagent.fast.SharedMemoryVecEnv`.
+
+Each recipe runs in its own process (so peak memory is its own): one warm-up rollout and update,
+then ``--repeats`` timed windows of ``--rollouts`` rollouts each; the medians are printed with the
+ratios against ``sb3-default`` and against ``mmagent-sb3`` (same network, stock trainer).
+
+``--learning-steps N`` also trains the game's shipped config for N steps with the stock and the
+fast trainer for each of ``--learning-seeds`` seeds and prints their success rates on 100
+held-out seeds.
+
+Usage::
+
+    python scripts/bench_train.py [--game mmagent/CueMatch-v0] [--n-envs 8] [--n-steps 64]
+        [--batch-size 256] [--n-epochs 4] [--rollouts 4] [--repeats 3] [--device auto]
+        [--recipes ...] [--learning-steps 100000 --learning-seeds 3] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+RECIPES = ("sb3-default", "sb3-subproc", "mmagent-sb3", "mmagent-fast", "mmagent-fast-shared")
+BASELINES = ("sb3-default", "mmagent-sb3")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--game", default="mmagent/CueMatch-v0", help="game id")
+    parser.add_argument("--n-envs", type=int, default=8, help="parallel envs")
+    parser.add_argument("--n-steps", type=int, default=64, help="steps per env per rollout")
+    parser.add_argument("--batch-size", type=int, default=256, help="minibatch size")
+    parser.add_argument("--n-epochs", type=int, default=4, help="passes over each rollout")
+    parser.add_argument("--rollouts", type=int, default=4, help="rollouts per timed window")
+    parser.add_argument("--repeats", type=int, default=3, help="timed windows per recipe")
+    parser.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
+    parser.add_argument(
+        "--recipes", nargs="*", default=list(RECIPES), choices=RECIPES, help="none: skip"
+    )
+    parser.add_argument("--learning-steps", type=int, default=0, help="0: skip the check")
+    parser.add_argument("--learning-seeds", type=int, default=3, help="seeds per trainer")
+    parser.add_argument(
+        "--learning-eval-episodes", type=int, default=100, help="held-out episodes per agent"
+    )
+    parser.add_argument("--json", help="write all figures to this JSON file")
+    parser.add_argument("--one-recipe", choices=RECIPES, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def build_recipe(recipe: str, args: argparse.Namespace) -> Any:
+    """The model of ``recipe`` on fresh envs, with the game's shipped hyperparameters."""
+    from stable_baselines3 import PPO
+
+    from mmagent.config import resolve_config
+    from mmagent.train import build_model, make_env
+
+    config = resolve_config(
+        args.game,
+        flags={
+            "n_envs": args.n_envs,
+            "n_steps": args.n_steps,
+            "batch_size": args.batch_size,
+            "n_epochs": args.n_epochs,
+            "device": args.device,
+            "trainer": "fast" if recipe.startswith("mmagent-fast") else "sb3",
+            "vec_env": {"sb3-subproc": "subproc", "mmagent-fast-shared": "shared"}.get(
+                recipe, "dummy"
+            ),
+        },
+    )
+    env = make_env(config)
+    if recipe.startswith("sb3-"):
+        heads = {"net_arch": config.policy_kwargs.get("net_arch")}
+        return PPO(
+            "MultiInputPolicy",
+            env,
+            n_steps=config.n_steps,
+            batch_size=config.batch_size,
+            n_epochs=config.n_epochs,
+            gamma=config.gamma,
+            policy_kwargs={key: value for key, value in heads.items() if value is not None},
+            seed=config.seed,
+            device=config.device,
+        )
+    return build_model(config, env)
+
+
+def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Timed windows of one recipe in this process; returns medians and peak memory."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class RolloutTimer(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.collect_seconds = 0.0
+
+        def _on_rollout_start(self) -> None:
+            self._started = time.perf_counter()
+
+        def _on_rollout_end(self) -> None:
+            self.collect_seconds += time.perf_counter() - self._started
+
+        def _on_step(self) -> bool:
+            return True
+
+    built = time.perf_counter()
+    model = build_recipe(recipe, args)
+    build_seconds = time.perf_counter() - built
+    per_rollout = args.n_steps * args.n_envs
+    model.learn(per_rollout)  # warm-up: first-call costs stay out of the windows
+    windows = []
+    for _ in range(args.repeats):
+        timer = RolloutTimer()
+        started = time.perf_counter()
+        model.learn(args.rollouts * per_rollout, callback=timer, reset_num_timesteps=False)
+        total = time.perf_counter() - started
+        steps = args.rollouts * per_rollout
+        update = total - timer.collect_seconds
+        windows.append(
+            {
+                "end_to_end": steps / total,
+                "collection": steps / timer.collect_seconds,
+                "update": steps / update,
+            }
+        )
+    model.env.close()
+    self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result: dict[str, Any] = {
+        "recipe": recipe,
+        "trainer": type(model).__name__,
+        "extractor": type(model.policy.features_extractor).__name__,
+        "vec_env": type(model.env.unwrapped).__name__,
+        "device": str(model.device),
+        "build_seconds": build_seconds,
+        "windows": windows,
+        "peak_rss_mib": self_peak,
+        "peak_worker_rss_mib": children_peak,
+    }
+    for key in ("end_to_end", "collection", "update"):
+        result[key] = statistics.median(window[key] for window in windows)
+    if model.device.type == "cuda":
+        result["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def run_recipe_process(recipe: str, argv: list[str]) -> dict[str, Any]:
+    """``measure_recipe`` in a fresh interpreter, so each recipe's peak memory is its own."""
+    command = [sys.executable, __file__, *argv, "--one-recipe", recipe]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"recipe {recipe} failed:\n{completed.stderr[-4000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def learning_check(args: argparse.Namespace) -> dict[str, Any]:
+    """Success rates of the stock and fast trainers after ``--learning-steps``, per seed."""
+    from mmagent.config import resolve_config
+    from mmagent.train import train
+
+    rates: dict[str, list[float]] = {"sb3": [], "fast": []}
+    with tempfile.TemporaryDirectory() as root:
+        for seed in range(args.learning_seeds):
+            for trainer in rates:
+                config = resolve_config(
+                    args.game,
+                    flags={
+                        "n_timesteps": args.learning_steps,
+                        "seed": seed,
+                        "trainer": trainer,
+                        "device": args.device,
+                        "progress_bar": False,
+                        "eval_freq": 0,
+                        "checkpoint_freq": 0,
+                        "final_eval_episodes": args.learning_eval_episodes,
+                    },
+                )
+                started = time.perf_counter()
+                result = train(config, os.path.join(root, f"{trainer}-{seed}"))
+                assert result.evaluation is not None
+                rates[trainer].append(result.evaluation.success_rate)
+                print(
+                    f"  learning: trainer {trainer:4s} seed {seed}: "
+                    f"{result.evaluation.success_rate:.0%} success on "
+                    f"{args.learning_eval_episodes} held-out seeds "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    flush=True,
+                )
+    means = {trainer: statistics.mean(values) for trainer, values in rates.items()}
+    return {
+        "steps": args.learning_steps,
+        "seeds": list(range(args.learning_seeds)),
+        "success": rates,
+        "mean_success": means,
+        "gap_points": 100 * (means["fast"] - means["sb3"]),
+    }
+
+
+def machine() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {gpu}; python "
+        f"{platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    by_name = {result["recipe"]: result for result in results}
+    header = f"{'recipe':20s} {'trainer':8s} {'extractor':20s} {'collect/s':>10s}"
+    header += f" {'update/s':>10s} {'end-to-end/s':>13s} {'peak RSS':>9s}"
+    for baseline in BASELINES:
+        if baseline in by_name:
+            header += f" {'vs ' + baseline:>16s}"
+    print(header)
+    for result in results:
+        line = (
+            f"{result['recipe']:20s} {result['trainer']:8s} {result['extractor']:20s} "
+            f"{result['collection']:10,.0f} {result['update']:10,.0f} "
+            f"{result['end_to_end']:13,.0f} {result['peak_rss_mib']:6,.0f} MiB"
+        )
+        for baseline in BASELINES:
+            if baseline in by_name:
+                ratio = result["end_to_end"] / by_name[baseline]["end_to_end"]
+                line += f" {ratio:15.2f}x"
+        print(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.one_recipe:
+        print(json.dumps(measure_recipe(args.one_recipe, args)))
+        return 0
+    print(
+        f"{machine()}\n{args.game}: n_envs {args.n_envs}, n_steps {args.n_steps}, batch "
+        f"{args.batch_size}, epochs {args.n_epochs}; medians of {args.repeats} windows of "
+        f"{args.rollouts} rollouts ({args.rollouts * args.n_steps * args.n_envs} env steps)",
+        flush=True,
+    )
+    results = []
+    for recipe in args.recipes:
+        results.append(run_recipe_process(recipe, argv))
+        print(f"  measured {recipe}", flush=True)
+    if results:
+        print_table(results)
+    report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "recipes": results}
+    if args.learning_steps:
+        learning = learning_check(args)
+        report["learning"] = learning
+        means = learning["mean_success"]
+        print(
+            f"learning after {args.learning_steps} steps, seeds {learning['seeds']}: stock "
+            f"{means['sb3']:.1%}, fast {means['fast']:.1%} mean success "
+            f"(fast - stock: {learning['gap_points']:+.1f} points)"
+        )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
