@@ -147,9 +147,9 @@ def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:
                 "update": steps / update,
             }
         )
+    worker_peaks = [peak_rss_mib(pid) for pid in worker_pids(model.env.unwrapped)]
     model.env.close()
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     result: dict[str, Any] = {
         "recipe": recipe,
         "trainer": type(model).__name__,
@@ -159,13 +159,33 @@ def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:
         "build_seconds": build_seconds,
         "windows": windows,
         "peak_rss_mib": self_peak,
-        "peak_worker_rss_mib": children_peak,
+        "peak_worker_rss_mib": sum(worker_peaks),
+        "workers": len(worker_peaks),
     }
     for key in ("end_to_end", "collection", "update"):
         result[key] = statistics.median(window[key] for window in windows)
     if model.device.type == "cuda":
         result["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return result
+
+
+def worker_pids(vec_env: Any) -> list[int]:
+    """Process ids of a vec env's env workers (none for ``DummyVecEnv``)."""
+    if hasattr(vec_env, "worker_pids"):  # SharedMemoryVecEnv
+        return [pid for pid in vec_env.worker_pids if pid is not None]
+    return [process.pid for process in getattr(vec_env, "processes", [])]  # SubprocVecEnv
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident memory of a live process (Linux ``VmHWM``), 0 where unreadable."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_recipe_process(recipe: str, argv: list[str]) -> dict[str, Any]:
@@ -233,7 +253,7 @@ def machine() -> str:
 def print_table(results: list[dict[str, Any]]) -> None:
     by_name = {result["recipe"]: result for result in results}
     header = f"{'recipe':20s} {'trainer':8s} {'extractor':20s} {'collect/s':>10s}"
-    header += f" {'update/s':>10s} {'end-to-end/s':>13s} {'peak RSS':>9s}"
+    header += f" {'update/s':>10s} {'end-to-end/s':>13s} {'peak RSS':>9s} {'+ workers':>10s}"
     for baseline in BASELINES:
         if baseline in by_name:
             header += f" {'vs ' + baseline:>16s}"
@@ -242,7 +262,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         line = (
             f"{result['recipe']:20s} {result['trainer']:8s} {result['extractor']:20s} "
             f"{result['collection']:10,.0f} {result['update']:10,.0f} "
-            f"{result['end_to_end']:13,.0f} {result['peak_rss_mib']:6,.0f} MiB"
+            f"{result['end_to_end']:13,.0f} {result['peak_rss_mib']:5,.0f} MiB"
+            f" {result['peak_worker_rss_mib']:6,.0f} MiB"
         )
         for baseline in BASELINES:
             if baseline in by_name:
