@@ -11,13 +11,18 @@ and logging are the same):
   log-probabilities stay on the device, and the values of time-limit-truncated episodes'
   terminal observations are computed in one batch;
 * the update keeps its statistics on the device and reads them once per update, not five times
-  per minibatch; only ``target_kl`` early stopping needs a per-minibatch read, and only when set.
+  per minibatch; only ``target_kl`` early stopping needs a per-minibatch read, and only when set;
+* torch.distributions' argument checks are off while acting and updating: each check is a
+  Python ``if`` on a device tensor, a host sync per distribution built and per log-prob taken
+  (the policy's own outputs are valid by construction).
 
 A model saved by ``FastPPO`` loads with ``PPO.load`` and the other way round.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,9 +32,21 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import DictRolloutBuffer, RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecEnv
+from torch.distributions import Distribution
 from torch.nn import functional
 
 from mmagent.fast.buffer import DeviceRolloutBuffer
+
+
+@contextmanager
+def distribution_checks_off() -> Iterator[None]:
+    """Turn torch.distributions' default argument validation off, restoring it afterwards."""
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(previous)
 
 
 class FastPPO(PPO):
@@ -68,6 +85,16 @@ class FastPPO(PPO):
         docstring for what differs from SB3); callbacks see the same locals as in SB3."""
         if not isinstance(rollout_buffer, DeviceRolloutBuffer):
             return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
+        with distribution_checks_off():
+            return self._collect(env, callback, rollout_buffer, n_rollout_steps)
+
+    def _collect(
+        self,
+        env: VecEnv,
+        callback: BaseCallback,
+        rollout_buffer: DeviceRolloutBuffer,
+        n_rollout_steps: int,
+    ) -> bool:
         assert self._last_obs is not None, "No previous observation was provided"
         self.policy.set_training_mode(False)
         rollout_buffer.reset()
@@ -155,6 +182,10 @@ class FastPPO(PPO):
         if not isinstance(self.rollout_buffer, DeviceRolloutBuffer):
             super().train()
             return
+        with distribution_checks_off():
+            self._update()
+
+    def _update(self) -> None:
         self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         clip_range = self.clip_range(self._current_progress_remaining)  # type: ignore[operator]

@@ -14,6 +14,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import configure
+from torch.distributions import Distribution
 
 import mmagent  # noqa: F401  (registers the built-in games)
 from mmagent.config import TrainConfig
@@ -132,9 +133,11 @@ class RecordLocals(BaseCallback):
         self.steps = 0
         self.rollouts = 0
         self.episodes_ended = 0
+        self.distribution_checks: set[bool] = set()
 
     def _on_step(self) -> bool:
         self.steps += 1
+        self.distribution_checks.add(Distribution._validate_args)
         assert len(self.locals["infos"]) == N_ENVS
         self.episodes_ended += int(np.sum(self.locals["dones"]))
         assert self.locals["new_obs"]["image"].dtype == np.uint8
@@ -148,7 +151,10 @@ def test_fast_ppo_learns_with_callbacks_and_saves_for_both_loaders(tmp_path: Pat
     model = _model(FastPPO)
     assert isinstance(model.rollout_buffer, DeviceRolloutBuffer)
     callback = RecordLocals()
+    checks_before = Distribution._validate_args
     model.learn(4 * N_STEPS * N_ENVS, callback=callback)
+    assert callback.distribution_checks == {False}  # off while acting...
+    assert Distribution._validate_args == checks_before  # ...and restored afterwards
     assert model.num_timesteps == 4 * N_STEPS * N_ENVS
     assert (callback.steps, callback.rollouts) == (4 * N_STEPS, 4)
     assert callback.episodes_ended > 0
