@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from mmagent.checkpoints import read_run_config
 from mmagent.config import resolve_config
 from mmagent.extractors import FUSION_NAMES
 from mmagent.train import train
@@ -67,6 +68,7 @@ def run_variant(
     report = json.loads(report_path.read_text(encoding="utf-8"))
     report["curve"] = _curve(run_dir / "evaluations.csv")
     report["seed"] = seed
+    report["trainer"] = read_run_config(run_dir).get("trainer", "sb3")  # sb3: before FastPPO
     return report
 
 
@@ -139,9 +141,9 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             "",
             f"Measured {data['date']} on {data['machine']}.",
             "",
-            "| variant | seed | env steps | success | 95% CI | vs fused | by instruction "
-            "| wall time |",
-            "|---|---|---|---|---|---|---|---|",
+            "| variant | seed | trainer | env steps | success | 95% CI | vs fused "
+            "| by instruction | wall time |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         fused = [report["success_rate"] for report in data["variants"].get("fused", [])]
         fused_mean = sum(fused) / len(fused) if fused else None
@@ -158,7 +160,8 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
                 )
                 lines.append(
-                    f"| {name} | {report['seed']} | {report['timesteps']:,} | "
+                    f"| {name} | {report['seed']} | {report['trainer']} | "
+                    f"{report['timesteps']:,} | "
                     f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | {gap} | {kinds} | "
                     f"{report['wall_seconds'] / 60:.0f} min |"
                 )

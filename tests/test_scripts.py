@@ -53,7 +53,7 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert set(data["variants"]) == set(variants)
     assert data["variants"]["no-audio"][0]["episodes"] == 3
     page = (tmp_path / "results.md").read_text()
-    assert "| no-audio | 0 | 32 |" in page and "points" in page
+    assert "| no-audio | 0 | fast | 32 |" in page and "points" in page
 
 
 def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:
