@@ -45,6 +45,7 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 RECIPES = ("sb3-default", "sb3-subproc", "mmagent-sb3", "mmagent-fast", "mmagent-fast-shared")
 BASELINES = ("sb3-default", "mmagent-sb3")
+SB3_DEFAULT_EXTRACTOR = "stable_baselines3.common.torch_layers:CombinedExtractor"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,9 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_recipe(recipe: str, args: argparse.Namespace) -> Any:
-    """The model of ``recipe`` on fresh envs, with the game's shipped hyperparameters."""
-    from stable_baselines3 import PPO
-
+    """The model of ``recipe`` on fresh envs, with the game's shipped hyperparameters; the
+    ``sb3-*`` recipes swap the extractor for SB3's default ``CombinedExtractor``."""
     from mmagent.config import resolve_config
     from mmagent.train import build_model, make_env
 
@@ -91,21 +91,12 @@ def build_recipe(recipe: str, args: argparse.Namespace) -> Any:
             ),
         },
     )
-    env = make_env(config)
     if recipe.startswith("sb3-"):
-        heads = {"net_arch": config.policy_kwargs.get("net_arch")}
-        return PPO(
-            "MultiInputPolicy",
-            env,
-            n_steps=config.n_steps,
-            batch_size=config.batch_size,
-            n_epochs=config.n_epochs,
-            gamma=config.gamma,
-            policy_kwargs={key: value for key, value in heads.items() if value is not None},
-            seed=config.seed,
-            device=config.device,
-        )
-    return build_model(config, env)
+        policy_kwargs = {"features_extractor_class": SB3_DEFAULT_EXTRACTOR}
+        if "net_arch" in config.policy_kwargs:  # the same heads as the mmagent recipes
+            policy_kwargs["net_arch"] = config.policy_kwargs["net_arch"]
+        config.policy_kwargs = policy_kwargs
+    return build_model(config, make_env(config))
 
 
 def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import BaseBuffer
-from stable_baselines3.common.preprocessing import get_action_dim, get_obs_shape
+from stable_baselines3.common.preprocessing import get_obs_shape
 from stable_baselines3.common.type_aliases import DictRolloutBufferSamples, RolloutBufferSamples
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -84,7 +84,6 @@ class DeviceRolloutBuffer(BaseBuffer):
             key: (tuple(get_obs_shape(space)), torch_dtype(space.dtype or np.float32))
             for key, space in subspaces.items()
         }
-        self.action_dim = get_action_dim(action_space)
         pin = self.device.type == "cuda"
         # One slot more than buffer_size: the observation that follows the last step.
         self.observations = {
@@ -227,10 +226,3 @@ class DeviceRolloutBuffer(BaseBuffer):
         self, batch_inds: np.ndarray, env: VecNormalize | None = None
     ) -> DictRolloutBufferSamples | RolloutBufferSamples:
         raise NotImplementedError("DeviceRolloutBuffer draws minibatches in get()")
-
-    @property
-    def stored_bytes(self) -> int:
-        """Bytes the rollout occupies on the device."""
-        tensors = [*self.observations.values(), self.actions, self.values, self.log_probs]
-        tensors += [self.advantages, self.returns]
-        return sum(tensor.numel() * tensor.element_size() for tensor in tensors)

@@ -194,7 +194,7 @@ class FastPPO(PPO):
             if self.clip_range_vf is None
             else self.clip_range_vf(self._current_progress_remaining)  # type: ignore[operator]
         )
-        sums = torch.zeros(5, device=self.device)  # pg, value, entropy, clip fraction, kl
+        sums = torch.zeros(4, device=self.device)  # pg, value, entropy, clip fraction
         minibatches = 0
         last_epoch_kl = torch.zeros((), device=self.device)
         last_epoch_minibatches = 0
@@ -235,7 +235,7 @@ class FastPPO(PPO):
                     approx_kl = torch.mean((ratio - 1) - log_ratio)
                     clip_fraction = torch.mean((torch.abs(ratio - 1) > clip_range).float())
                     sums += torch.stack(
-                        [policy_loss, value_loss, entropy_loss, clip_fraction, approx_kl]
+                        [policy_loss, value_loss, entropy_loss, clip_fraction]
                     ).detach()
                 minibatches += 1
                 last_epoch_kl += approx_kl
@@ -276,7 +276,7 @@ class FastPPO(PPO):
         )
         kl = last_epoch_kl / max(last_epoch_minibatches, 1)
         figures = torch.cat([means, torch.stack([kl, loss.detach(), explained])]).tolist()
-        pg_loss, value_loss, entropy_loss, clip_fraction, _, kl_mean, last_loss, explained_var = (
+        pg_loss, value_loss, entropy_loss, clip_fraction, kl_mean, last_loss, explained_var = (
             figures
         )
         self.logger.record("train/entropy_loss", entropy_loss)
