@@ -20,7 +20,14 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
     f"{NAMESPACE}/Beacon-v0": ("envs.beacon:BeaconEnv", {}),
     f"{NAMESPACE}/Beacon-Easy-v0": (
         "envs.beacon:BeaconEnv",
-        {"arena_size": 5, "n_distractors": 1, "n_obstacles": 0, "view_radius": 2, "max_steps": 50},
+        {
+            "arena_size": 5,
+            "n_beacons": 3,
+            "n_looks": 2,
+            "n_obstacles": 0,
+            "view_radius": 2,
+            "max_steps": 50,
+        },
     ),
 }
 

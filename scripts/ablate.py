@@ -4,7 +4,8 @@ five fusions side by side, each evaluated on 100 held-out seeds.
 Each variant is a normal ``mmagent train`` run (the game's shipped config plus ``--set``
 overrides) in ``runs/ablate/<game>/<variant>/seed<k>``; finished runs are reused unless
 ``--force``. Results go to ``docs/results/<game>.json``, a learning-curve PNG per game and the
-tables of ``docs/results.md`` (rebuilt from every JSON there).
+tables of ``docs/results.md`` (rebuilt from every JSON there; a ``docs/results/<game>.notes.md``
+written by hand, such as why a game was changed, is copied under its game's table).
 
 Usage::
 
@@ -165,6 +166,9 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | {gap} | {kinds} | "
                     f"{report['wall_seconds'] / 60:.0f} min |"
                 )
+        notes = path.with_suffix(".notes.md")
+        if notes.is_file():
+            lines += ["", notes.read_text(encoding="utf-8").strip()]
         plot = path.with_suffix(".png")
         if plot.is_file():
             relative = plot.relative_to(page.parent) if plot.is_relative_to(page.parent) else plot

@@ -39,6 +39,8 @@ def test_baselines_prints_oracle_and_random_rates() -> None:
 @pytest.mark.parametrize("variants", [["fused", "no-audio"]])
 def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) -> None:
     tiny = ["n_envs=2", "n_steps=16", "batch_size=32", "n_epochs=1", "eval_freq=0"]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "CueMatch-v0.notes.md").write_text("Why the game looks like this.\n")
     _run(
         str(SCRIPTS / "ablate.py"),
         "mmagent/CueMatch-v0",
@@ -54,6 +56,7 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert data["variants"]["no-audio"][0]["episodes"] == 3
     page = (tmp_path / "results.md").read_text()
     assert "| no-audio | 0 | fast | 32 |" in page and "points" in page
+    assert "Why the game looks like this." in page
 
 
 def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:

@@ -14,7 +14,6 @@ from envs.core.game import MultimodalGame, StepOutcome
 
 LOOK_PHRASINGS = ("go to the {colour} {shape}", "find the {colour} {shape}")
 SOUND_PHRASINGS = ("go to the {sound} beacon", "find the beacon that is {sound}")
-MAX_DISTRACTORS = 9
 
 
 def _require_int(name: str, value: Any, minimum: int) -> int:
@@ -29,11 +28,13 @@ class BeaconEnv(MultimodalGame):
     Top-down navigation in a walled arena with obstacles. Landmarks stand on some cells:
     **silent landmarks** that differ by look (a colour and a shape: "red ball", "blue box")
     and **beacons** that all look alike but each plays its own sound every step ("beeping",
-    "buzzing", "chirping", "ringing", "hissing"). The instruction names the target by its
-    look or by its sound. The agent sees only a square of cells around itself, turned so that
-    it faces up; beacons are heard from anywhere, panned by their direction relative to the
-    agent's heading and quieter with distance — stereo audio is the only way to find a
-    sounding target that is out of view, and to tell which of the identical beacons it is.
+    "buzzing", "chirping", "ringing", "hissing"). The instruction names the target, drawn
+    uniformly from all landmarks, by its look or by its sound. The agent sees only a square of
+    cells around itself, turned so that it faces up; beacons are heard from anywhere, panned by
+    their direction relative to the agent's heading and quieter with distance — stereo audio is
+    the only way to tell which of the identical beacons is the target, and to find it out of
+    view. So every modality is needed: the text says what to find, the image finds and tells
+    apart silent landmarks, the audio tells beacons apart.
 
     ## Observation
     ``image`` (64×64 RGB egocentric view of ``(2·view_radius+1)²`` cells, agent in the centre
@@ -52,13 +53,15 @@ class BeaconEnv(MultimodalGame):
     Truncated after ``max_steps`` steps (a failure).
 
     ## Registered variants
-    * ``mmagent/Beacon-v0`` — 9×9 arena, 3 distractors, 6 obstacles, view radius 3, 100 steps.
-    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 1 distractor, no obstacles, view radius 2,
-      50 steps.
+    * ``mmagent/Beacon-v0`` — 9×9 arena, 4 beacons, 2 silent landmarks, 6 obstacles, view
+      radius 3, 100 steps.
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 beacons, 2 silent landmarks, no obstacles,
+      view radius 2, 50 steps.
 
     :param arena_size: side of the walkable square, in cells (at least 3).
-    :param n_distractors: landmarks besides the target (1 to 9); half of all landmarks,
-        rounded up, are beacons.
+    :param n_beacons: sounding beacons, each with its own sound (0 to 5).
+    :param n_looks: silent landmarks, each with its own colour and shape (0 to 15); with the
+        beacons, at least two landmarks.
     :param n_obstacles: obstacle cells.
     :param view_radius: cells visible in each direction around the agent (at least 1).
     :param max_steps: time limit.
@@ -70,26 +73,40 @@ class BeaconEnv(MultimodalGame):
     def __init__(
         self,
         arena_size: int = 9,
-        n_distractors: int = 3,
+        n_beacons: int = 4,
+        n_looks: int = 2,
         n_obstacles: int = 6,
         view_radius: int = 3,
         max_steps: int = 100,
         **kwargs: Any,
     ) -> None:
         self.arena_size = _require_int("arena_size", arena_size, 3)
-        self.n_distractors = _require_int("n_distractors", n_distractors, 1)
-        if n_distractors > MAX_DISTRACTORS:
+        self.n_beacons = _require_int("n_beacons", n_beacons, 0)
+        if n_beacons > len(rules.SOUNDS):
             raise ValueError(
-                f"n_distractors must be at most {MAX_DISTRACTORS} (there are "
-                f"{len(rules.SOUNDS)} beacon sounds), got {n_distractors}"
+                f"n_beacons must be at most {len(rules.SOUNDS)} (one per beacon sound: "
+                f"{', '.join(rules.SOUNDS)}), got {n_beacons}"
+            )
+        self.n_looks = _require_int("n_looks", n_looks, 0)
+        n_distinct_looks = len(rules.COLOURS) * len(rules.SHAPES)
+        if n_looks > n_distinct_looks:
+            raise ValueError(
+                f"n_looks must be at most {n_distinct_looks} (one per colour and shape), "
+                f"got {n_looks}"
+            )
+        if n_beacons + n_looks < 2:
+            raise ValueError(
+                f"n_beacons + n_looks must be at least 2 (a target and a distractor), got "
+                f"n_beacons={n_beacons}, n_looks={n_looks}"
             )
         self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
         self.view_radius = _require_int("view_radius", view_radius, 1)
-        occupied = 1 + n_obstacles + n_distractors + 1
+        n_landmarks = n_beacons + n_looks
+        occupied = 1 + n_obstacles + n_landmarks
         if occupied > arena_size * arena_size // 2:
             raise ValueError(
                 f"arena_size={arena_size} is too small for {n_obstacles} obstacles and "
-                f"{n_distractors + 1} landmarks (they may fill at most half of the "
+                f"{n_landmarks} landmarks (they may fill at most half of the "
                 f"{arena_size * arena_size} cells); enlarge the arena or use fewer of them"
             )
         super().__init__(max_steps=max_steps, **kwargs)
@@ -116,7 +133,8 @@ class BeaconEnv(MultimodalGame):
         self.state = rules.new_state(
             self.np_random,
             self.arena_size,
-            self.n_distractors,
+            self.n_beacons,
+            self.n_looks,
             self.n_obstacles,
             phrasings=len(LOOK_PHRASINGS),
         )

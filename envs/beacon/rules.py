@@ -95,49 +95,47 @@ def step_cell(cell: Cell, heading: int) -> Cell:
 def new_state(
     rng: np.random.Generator,
     arena_size: int,
-    n_distractors: int,
+    n_beacons: int,
+    n_looks: int,
     n_obstacles: int,
     phrasings: int,
     max_attempts: int = 200,
 ) -> BeaconState:
     """Draw a layout in which every landmark can be reached from the agent's start.
 
-    Half the landmarks (rounded up) are sounding beacons, the rest silent looks; the target
-    is drawn from one kind at random, each landmark's look or sound is distinct.
+    ``n_beacons`` sounding beacons (each with its own sound) and ``n_looks`` silent landmarks
+    (each with its own colour and shape); the target is drawn uniformly from all of them.
     """
-    n_landmarks = n_distractors + 1
-    n_sounding = (n_landmarks + 1) // 2
+    n_landmarks = n_beacons + n_looks
     all_cells = [(x, y) for y in range(arena_size) for x in range(arena_size)]
     for _ in range(max_attempts):
         picks = rng.choice(len(all_cells), size=1 + n_obstacles + n_landmarks, replace=False)
         agent = all_cells[int(picks[0])]
         obstacles = frozenset(all_cells[int(i)] for i in picks[1 : 1 + n_obstacles])
         landmark_cells = [all_cells[int(i)] for i in picks[1 + n_obstacles :]]
-        sounds = rng.choice(len(SOUNDS), size=n_sounding, replace=False)
-        looks = rng.choice(len(COLOURS) * len(SHAPES), size=n_landmarks - n_sounding, replace=False)
+        sounds = rng.choice(len(SOUNDS), size=n_beacons, replace=False)
+        looks = rng.choice(len(COLOURS) * len(SHAPES), size=n_looks, replace=False)
         landmarks = tuple(
             Landmark(cell, sound=SOUNDS[int(sound)])
-            for cell, sound in zip(landmark_cells[:n_sounding], sounds, strict=True)
+            for cell, sound in zip(landmark_cells[:n_beacons], sounds, strict=True)
         ) + tuple(
             Landmark(
                 cell,
                 colour=COLOURS[int(look) // len(SHAPES)],
                 shape=SHAPES[int(look) % len(SHAPES)],
             )
-            for cell, look in zip(landmark_cells[n_sounding:], looks, strict=True)
+            for cell, look in zip(landmark_cells[n_beacons:], looks, strict=True)
         )
         grid = build_grid(arena_size, obstacles, landmarks)
         distances = path_lengths(grid, agent)
         if all(approach_distance(distances, landmark.cell) is not None for landmark in landmarks):
-            target_kind = SOUND if rng.integers(2) == 0 else LOOK
-            candidates = [i for i, mark in enumerate(landmarks) if mark.kind == target_kind]
             return BeaconState(
                 arena_size=arena_size,
                 agent=agent,
                 heading=int(rng.integers(4)),
                 obstacles=obstacles,
                 landmarks=landmarks,
-                target_index=int(candidates[int(rng.integers(len(candidates)))]),
+                target_index=int(rng.integers(n_landmarks)),
                 phrasing=int(rng.integers(phrasings)),
                 grid=grid,
             )

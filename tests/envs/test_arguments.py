@@ -25,8 +25,10 @@ BAD_BASE_ARGUMENTS = [
 BAD_GAME_ARGUMENTS = [
     (BeaconEnv, "arena_size", 0),
     (BeaconEnv, "arena_size", 2),
-    (BeaconEnv, "n_distractors", 0),
-    (BeaconEnv, "n_distractors", 10),
+    (BeaconEnv, "n_beacons", -1),
+    (BeaconEnv, "n_beacons", 6),
+    (BeaconEnv, "n_looks", 16),
+    (BeaconEnv, "n_looks", 2.0),
     (BeaconEnv, "n_obstacles", -1),
     (BeaconEnv, "view_radius", 0),
     (BeaconEnv, "view_radius", 1.5),

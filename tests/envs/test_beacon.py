@@ -49,18 +49,34 @@ def test_reaching_target_succeeds_and_other_landmark_fails() -> None:
     assert rules.advance(state, rules.FORWARD) == (True, False, False)
 
 
-def test_layouts_keep_every_landmark_reachable_and_kinds_mixed() -> None:
+def test_layouts_keep_every_landmark_reachable_and_kinds_counted() -> None:
     rng = np.random.default_rng(0)
     for _ in range(100):
-        state = rules.new_state(rng, 9, n_distractors=3, n_obstacles=20, phrasings=2)
+        state = rules.new_state(rng, 9, n_beacons=4, n_looks=2, n_obstacles=20, phrasings=2)
         distances = rules.path_lengths(state.grid, state.agent)
         for landmark in state.landmarks:
             assert rules.approach_distance(distances, landmark.cell) is not None
         kinds = [landmark.kind for landmark in state.landmarks]
-        assert kinds.count(rules.SOUND) == 2 and kinds.count(rules.LOOK) == 2
+        assert kinds.count(rules.SOUND) == 4 and kinds.count(rules.LOOK) == 2
         sounds = [mark.sound for mark in state.landmarks if mark.sound]
         looks = [(mark.colour, mark.shape) for mark in state.landmarks if mark.colour]
         assert len(set(sounds)) == len(sounds) and len(set(looks)) == len(looks)
+
+
+def test_target_is_drawn_uniformly_from_all_landmarks() -> None:
+    rng = np.random.default_rng(1)
+    targets = [
+        rules.new_state(rng, 5, n_beacons=3, n_looks=2, n_obstacles=0, phrasings=2).target_index
+        for _ in range(2000)
+    ]
+    counts = np.bincount(targets, minlength=5)
+    # Each of the five landmarks is the target 400 times in expectation (sd ~18).
+    assert counts.min() > 320 and counts.max() < 480
+
+
+def test_too_few_landmarks_is_rejected() -> None:
+    with pytest.raises(ValueError, match=r"n_beacons \+ n_looks must be at least 2"):
+        BeaconEnv(n_beacons=1, n_looks=0)
 
 
 @pytest.mark.parametrize("heading", range(4))
