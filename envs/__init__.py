@@ -22,8 +22,8 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
         "envs.beacon:BeaconEnv",
         {
             "arena_size": 5,
-            "n_beacons": 3,
-            "n_looks": 2,
+            "n_beacons": 4,
+            "n_looks": 4,
             "n_obstacles": 0,
             "view_radius": 2,
             "max_steps": 50,

@@ -53,9 +53,9 @@ class BeaconEnv(MultimodalGame):
     Truncated after ``max_steps`` steps (a failure).
 
     ## Registered variants
-    * ``mmagent/Beacon-v0`` — 9×9 arena, 4 beacons, 2 silent landmarks, 6 obstacles, view
-      radius 3, 100 steps.
-    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 beacons, 2 silent landmarks, no obstacles,
+    * ``mmagent/Beacon-v0`` — 7×7 arena, 4 beacons, 4 silent landmarks, 4 obstacles, view
+      radius 3 (from the centre the whole arena is in view), 100 steps.
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 4 beacons, 4 silent landmarks, no obstacles,
       view radius 2, 50 steps.
 
     :param arena_size: side of the walkable square, in cells (at least 3).
@@ -72,10 +72,10 @@ class BeaconEnv(MultimodalGame):
 
     def __init__(
         self,
-        arena_size: int = 9,
+        arena_size: int = 7,
         n_beacons: int = 4,
-        n_looks: int = 2,
-        n_obstacles: int = 6,
+        n_looks: int = 4,
+        n_obstacles: int = 4,
         view_radius: int = 3,
         max_steps: int = 100,
         **kwargs: Any,
