@@ -22,10 +22,10 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
         "envs.beacon:BeaconEnv",
         {
             "arena_size": 5,
-            "n_beacons": 4,
-            "n_looks": 4,
+            "n_beacons": 3,
+            "n_looks": 0,
             "n_obstacles": 0,
-            "view_radius": 2,
+            "view_radius": 4,
             "max_steps": 50,
         },
     ),

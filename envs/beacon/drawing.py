@@ -12,7 +12,6 @@ from envs.beacon.rules import FIRST_LANDMARK_CODE, FLOOR, OBSTACLE, WALL, Beacon
 FLOOR_COLOUR = (28, 30, 36)
 WALL_COLOUR = (110, 110, 120)
 OBSTACLE_COLOUR = (150, 98, 60)
-BEACON_COLOUR = (225, 225, 225)
 BEACON_CORE = (60, 60, 70)
 AGENT_COLOUR = (255, 255, 255)
 VIEW_OUTLINE = (255, 255, 255)
@@ -49,11 +48,12 @@ def view_codes(state: BeaconState, view_radius: int) -> np.ndarray:
 def draw_landmark(
     surface: pygame.Surface, landmark: Landmark, rect: pygame.Rect, *, rings: bool = False
 ) -> None:
-    """Draw a landmark in ``rect``: its colour and shape, or a plain beacon for a sounding one."""
+    """Draw a landmark in ``rect``: a ring in its colour for a beacon, else its colour and
+    shape."""
     centre = rect.center
     radius = max(1, min(rect.width, rect.height) * 2 // 5)
     if landmark.sound is not None:
-        pygame.draw.circle(surface, BEACON_COLOUR, centre, radius)
+        pygame.draw.circle(surface, LANDMARK_COLOURS[landmark.colour or "red"], centre, radius)
         pygame.draw.circle(surface, BEACON_CORE, centre, max(1, radius // 2))
         if rings:
             pygame.draw.circle(surface, SOUND_RING, centre, radius + rect.width // 3, width=2)

@@ -1,4 +1,4 @@
-"""Beacon: find the landmark the instruction names — by how it looks, or by the sound it makes."""
+"""Beacon: find the beacon the instruction names by its colour and the sound it makes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from envs.beacon.sounds import beacon_sounds, bump_sound
 from envs.core.audio import Listener, SoundEvent
 from envs.core.game import MultimodalGame, StepOutcome
 
-LOOK_PHRASINGS = ("go to the {colour} {shape}", "find the {colour} {shape}")
-SOUND_PHRASINGS = ("go to the {sound} beacon", "find the beacon that is {sound}")
+PHRASINGS = ("go to the {colour} beacon that is {sound}", "find the {sound} {colour} beacon")
+MIN_BEACONS = 3
 
 
 def _require_int(name: str, value: Any, minimum: int) -> int:
@@ -25,22 +25,22 @@ def _require_int(name: str, value: Any, minimum: int) -> int:
 class BeaconEnv(MultimodalGame):
     """
     ## Description
-    Top-down navigation in a walled arena with obstacles. Landmarks stand on some cells:
-    **silent landmarks** that differ by look (a colour and a shape: "red ball", "blue box")
-    and **beacons** that all look alike but each plays its own sound every step ("beeping",
-    "buzzing", "chirping", "ringing", "hissing"). The instruction names the target, drawn
-    uniformly from all landmarks, by its look or by its sound. The agent sees only a square of
-    cells around itself, turned so that it faces up; beacons are heard from anywhere, panned by
-    their direction relative to the agent's heading and quieter with distance — stereo audio is
-    the only way to tell which of the identical beacons is the target, and to find it out of
-    view. So every modality is needed: the text says what to find, the image finds and tells
-    apart silent landmarks, the audio tells beacons apart.
+    Top-down navigation in a walled arena with obstacles. **Beacons** stand on some cells, each
+    with a colour and a sound it plays every step ("beeping", "buzzing", "chirping", "ringing",
+    "hissing"); **silent decoys** (a colour and a shape: "red ball", "blue box") may stand on
+    others. The instruction names the target by both: "go to the red beacon that is beeping".
+    Every layout has another beacon of the target's colour and another with its sound, so no
+    single modality suffices: the text says what to find, the image shows where the beacons of
+    that colour are, and only the audio tells which of them makes the sound. The agent sees a
+    square of cells around itself, turned so that it faces up; beacons are heard from anywhere,
+    panned by their direction relative to the agent's heading and quieter with distance.
 
     ## Observation
     ``image`` (64×64 RGB egocentric view of ``(2·view_radius+1)²`` cells, agent in the centre
     facing up), ``text`` (instruction token ids), ``audio`` (stereo 16 kHz, 1600 samples per
     step: every beacon's sound, spatialised, plus a thud when the agent bumps into something).
-    ``info["instruction_kind"]`` is ``"look"`` or ``"sound"``.
+    ``info["instruction_kind"]`` is ``"in view"`` when the target starts in the agent's view,
+    else ``"out of view"``.
 
     ## Actions
     ``Discrete(3)``: 0 forward, 1 turn left, 2 turn right.
@@ -53,15 +53,14 @@ class BeaconEnv(MultimodalGame):
     Truncated after ``max_steps`` steps (a failure).
 
     ## Registered variants
-    * ``mmagent/Beacon-v0`` — 7×7 arena, 4 beacons, 4 silent landmarks, 4 obstacles, view
+    * ``mmagent/Beacon-v0`` — 7×7 arena, 4 beacons, 2 silent decoys, 4 obstacles, view
       radius 3 (from the centre the whole arena is in view), 100 steps.
-    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 4 beacons, 4 silent landmarks, no obstacles,
-      view radius 2, 50 steps.
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 beacons, no decoys, no obstacles, view
+      radius 4 (the whole arena is always in view), 50 steps.
 
     :param arena_size: side of the walkable square, in cells (at least 3).
-    :param n_beacons: sounding beacons, each with its own sound (0 to 5).
-    :param n_looks: silent landmarks, each with its own colour and shape (0 to 15); with the
-        beacons, at least two landmarks.
+    :param n_beacons: beacons, each with its own colour and sound pair (3 to 25).
+    :param n_looks: silent decoys (a colour and a shape each; never the target).
     :param n_obstacles: obstacle cells.
     :param view_radius: cells visible in each direction around the agent (at least 1).
     :param max_steps: time limit.
@@ -74,31 +73,21 @@ class BeaconEnv(MultimodalGame):
         self,
         arena_size: int = 7,
         n_beacons: int = 4,
-        n_looks: int = 4,
+        n_looks: int = 2,
         n_obstacles: int = 4,
         view_radius: int = 3,
         max_steps: int = 100,
         **kwargs: Any,
     ) -> None:
         self.arena_size = _require_int("arena_size", arena_size, 3)
-        self.n_beacons = _require_int("n_beacons", n_beacons, 0)
-        if n_beacons > len(rules.SOUNDS):
+        self.n_beacons = _require_int("n_beacons", n_beacons, MIN_BEACONS)
+        n_identities = len(rules.COLOURS) * len(rules.SOUNDS)
+        if n_beacons > n_identities:
             raise ValueError(
-                f"n_beacons must be at most {len(rules.SOUNDS)} (one per beacon sound: "
-                f"{', '.join(rules.SOUNDS)}), got {n_beacons}"
+                f"n_beacons must be at most {n_identities} (one per colour and sound pair), "
+                f"got {n_beacons}"
             )
         self.n_looks = _require_int("n_looks", n_looks, 0)
-        n_distinct_looks = len(rules.COLOURS) * len(rules.SHAPES)
-        if n_looks > n_distinct_looks:
-            raise ValueError(
-                f"n_looks must be at most {n_distinct_looks} (one per colour and shape), "
-                f"got {n_looks}"
-            )
-        if n_beacons + n_looks < 2:
-            raise ValueError(
-                f"n_beacons + n_looks must be at least 2 (a target and a distractor), got "
-                f"n_beacons={n_beacons}, n_looks={n_looks}"
-            )
         self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
         self.view_radius = _require_int("view_radius", view_radius, 1)
         n_landmarks = n_beacons + n_looks
@@ -115,19 +104,16 @@ class BeaconEnv(MultimodalGame):
         self.state: rules.BeaconState | None = None
         self._view: drawing.ViewRenderer | None = None
         self._bumped = False
+        self._kind = "in view"
 
     # ------------------------------------------------------------------ game hooks
     def instructions(self) -> Sequence[str]:
-        looks = [
-            phrasing.format(colour=colour, shape=shape)
-            for phrasing in LOOK_PHRASINGS
+        return [
+            phrasing.format(colour=colour, sound=sound)
+            for phrasing in PHRASINGS
             for colour in rules.COLOURS
-            for shape in rules.SHAPES
+            for sound in rules.SOUNDS
         ]
-        sounds = [
-            phrasing.format(sound=sound) for phrasing in SOUND_PHRASINGS for sound in rules.SOUNDS
-        ]
-        return looks + sounds
 
     def new_episode(self) -> None:
         self.state = rules.new_state(
@@ -136,21 +122,23 @@ class BeaconEnv(MultimodalGame):
             self.n_beacons,
             self.n_looks,
             self.n_obstacles,
-            phrasings=len(LOOK_PHRASINGS),
+            phrasings=len(PHRASINGS),
         )
         height, width = self.image_size
         self._view = drawing.ViewRenderer(self.state, self.view_radius, (width, height))
         self._bumped = False
+        (x, y), (target_x, target_y) = self.state.agent, self.state.target.cell
+        in_view = max(abs(target_x - x), abs(target_y - y)) <= self.view_radius
+        self._kind = "in view" if in_view else "out of view"
 
     def instruction(self) -> str:
         state = self._require_state()
         target = state.target
-        if target.sound is not None:
-            return SOUND_PHRASINGS[state.phrasing].format(sound=target.sound)
-        return LOOK_PHRASINGS[state.phrasing].format(colour=target.colour, shape=target.shape)
+        return PHRASINGS[state.phrasing].format(colour=target.colour, sound=target.sound)
 
     def instruction_kind(self) -> str | None:
-        return self._require_state().target.kind
+        self._require_state()
+        return self._kind
 
     def update(self, action: int) -> StepOutcome:
         state = self._require_state()

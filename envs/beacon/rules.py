@@ -32,7 +32,8 @@ HEADING_STEPS: tuple[Cell, ...] = ((0, -1), (1, 0), (0, 1), (-1, 0))
 
 @dataclass(frozen=True)
 class Landmark:
-    """A landmark: silent with a look (colour and shape), or a plain beacon making a sound."""
+    """A landmark: a beacon (a colour and a sound it makes) or a silent decoy (a colour and a
+    shape)."""
 
     cell: Cell
     colour: str | None = None
@@ -41,7 +42,7 @@ class Landmark:
 
     @property
     def kind(self) -> str:
-        """``"sound"`` for a sounding beacon, ``"look"`` for a silent landmark."""
+        """``"sound"`` for a beacon, ``"look"`` for a silent decoy."""
         return SOUND if self.sound is not None else LOOK
 
 
@@ -92,6 +93,19 @@ def step_cell(cell: Cell, heading: int) -> Cell:
     return cell[0] + dx, cell[1] + dy
 
 
+def beacon_identities(rng: np.random.Generator, n_beacons: int) -> list[tuple[str, str]]:
+    """Distinct ``(colour, sound)`` pairs for ``n_beacons`` (at least 3) beacons, the target's
+    first: the second shares the target's colour, the third its sound, so that neither the
+    colour nor the sound alone picks the target out."""
+    colour, other_colour = (COLOURS[int(i)] for i in rng.choice(len(COLOURS), 2, replace=False))
+    sound, other_sound = (SOUNDS[int(i)] for i in rng.choice(len(SOUNDS), 2, replace=False))
+    chosen = [(colour, sound), (colour, other_sound), (other_colour, sound)]
+    rest = [pair for pair in ((c, s) for c in COLOURS for s in SOUNDS) if pair not in chosen]
+    for index in rng.choice(len(rest), size=n_beacons - len(chosen), replace=False):
+        chosen.append(rest[int(index)])
+    return chosen
+
+
 def new_state(
     rng: np.random.Generator,
     arena_size: int,
@@ -103,8 +117,9 @@ def new_state(
 ) -> BeaconState:
     """Draw a layout in which every landmark can be reached from the agent's start.
 
-    ``n_beacons`` sounding beacons (each with its own sound) and ``n_looks`` silent landmarks
-    (each with its own colour and shape); the target is drawn uniformly from all of them.
+    ``n_beacons`` beacons with the identities of :func:`beacon_identities` (the target is the
+    first pair's beacon) and ``n_looks`` silent decoys of any colour and a shape, in random
+    cells and in random order.
     """
     n_landmarks = n_beacons + n_looks
     all_cells = [(x, y) for y in range(arena_size) for x in range(arena_size)]
@@ -113,18 +128,16 @@ def new_state(
         agent = all_cells[int(picks[0])]
         obstacles = frozenset(all_cells[int(i)] for i in picks[1 : 1 + n_obstacles])
         landmark_cells = [all_cells[int(i)] for i in picks[1 + n_obstacles :]]
-        sounds = rng.choice(len(SOUNDS), size=n_beacons, replace=False)
-        looks = rng.choice(len(COLOURS) * len(SHAPES), size=n_looks, replace=False)
+        beacons = [(colour, None, sound) for colour, sound in beacon_identities(rng, n_beacons)]
+        decoys = [
+            (COLOURS[int(rng.integers(len(COLOURS)))], SHAPES[int(rng.integers(len(SHAPES)))], None)
+            for _ in range(n_looks)
+        ]
+        order = rng.permutation(n_landmarks)
+        identities = [(beacons + decoys)[int(i)] for i in order]
         landmarks = tuple(
-            Landmark(cell, sound=SOUNDS[int(sound)])
-            for cell, sound in zip(landmark_cells[:n_beacons], sounds, strict=True)
-        ) + tuple(
-            Landmark(
-                cell,
-                colour=COLOURS[int(look) // len(SHAPES)],
-                shape=SHAPES[int(look) % len(SHAPES)],
-            )
-            for cell, look in zip(landmark_cells[n_beacons:], looks, strict=True)
+            Landmark(cell, colour=colour, shape=shape, sound=sound)
+            for cell, (colour, shape, sound) in zip(landmark_cells, identities, strict=True)
         )
         grid = build_grid(arena_size, obstacles, landmarks)
         distances = path_lengths(grid, agent)
@@ -135,7 +148,7 @@ def new_state(
                 heading=int(rng.integers(4)),
                 obstacles=obstacles,
                 landmarks=landmarks,
-                target_index=int(rng.integers(n_landmarks)),
+                target_index=int(np.flatnonzero(order == 0)[0]),
                 phrasing=int(rng.integers(phrasings)),
                 grid=grid,
             )

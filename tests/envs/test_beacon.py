@@ -11,7 +11,7 @@ from envs.beacon import BeaconEnv, drawing, rules
 def _state(agent=(2, 2), heading=0, obstacles=(), landmarks=None, target=0) -> rules.BeaconState:
     landmarks = landmarks or (
         rules.Landmark((2, 0), colour="red", shape="ball"),
-        rules.Landmark((4, 4), sound="buzzing"),
+        rules.Landmark((4, 4), colour="blue", sound="buzzing"),
     )
     obstacles = frozenset(obstacles)
     return rules.BeaconState(
@@ -49,7 +49,7 @@ def test_reaching_target_succeeds_and_other_landmark_fails() -> None:
     assert rules.advance(state, rules.FORWARD) == (True, False, False)
 
 
-def test_layouts_keep_every_landmark_reachable_and_kinds_counted() -> None:
+def test_layouts_keep_every_landmark_reachable_and_counts_right() -> None:
     rng = np.random.default_rng(0)
     for _ in range(100):
         state = rules.new_state(rng, 9, n_beacons=4, n_looks=2, n_obstacles=20, phrasings=2)
@@ -58,31 +58,54 @@ def test_layouts_keep_every_landmark_reachable_and_kinds_counted() -> None:
             assert rules.approach_distance(distances, landmark.cell) is not None
         kinds = [landmark.kind for landmark in state.landmarks]
         assert kinds.count(rules.SOUND) == 4 and kinds.count(rules.LOOK) == 2
-        sounds = [mark.sound for mark in state.landmarks if mark.sound]
-        looks = [(mark.colour, mark.shape) for mark in state.landmarks if mark.colour]
-        assert len(set(sounds)) == len(sounds) and len(set(looks)) == len(looks)
+        assert state.target.kind == rules.SOUND
 
 
-def test_target_is_drawn_uniformly_from_all_landmarks() -> None:
+def test_no_single_modality_picks_the_target_out() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        state = rules.new_state(rng, 7, n_beacons=4, n_looks=2, n_obstacles=4, phrasings=2)
+        target = state.target
+        beacons = [mark for mark in state.landmarks if mark.kind == rules.SOUND]
+        identities = [(mark.colour, mark.sound) for mark in beacons]
+        assert len(set(identities)) == len(identities)  # colour + sound is unique
+        others = [mark for mark in beacons if mark is not target]
+        assert any(mark.colour == target.colour for mark in others)  # the image alone is not
+        assert any(mark.sound == target.sound for mark in others)  # the audio alone is not
+
+
+def test_target_position_in_the_landmark_order_is_uniform() -> None:
     rng = np.random.default_rng(1)
     targets = [
-        rules.new_state(rng, 5, n_beacons=3, n_looks=2, n_obstacles=0, phrasings=2).target_index
-        for _ in range(2000)
+        rules.new_state(rng, 5, n_beacons=3, n_looks=0, n_obstacles=0, phrasings=2).target_index
+        for _ in range(1500)
     ]
-    counts = np.bincount(targets, minlength=5)
-    # Each of the five landmarks is the target 400 times in expectation (sd ~18).
-    assert counts.min() > 320 and counts.max() < 480
+    counts = np.bincount(targets, minlength=3)
+    # 500 each in expectation (sd ~18).
+    assert counts.min() > 420 and counts.max() < 580
 
 
-def test_too_few_landmarks_is_rejected() -> None:
-    with pytest.raises(ValueError, match=r"n_beacons \+ n_looks must be at least 2"):
-        BeaconEnv(n_beacons=1, n_looks=0)
+def test_instruction_names_the_target_colour_and_sound() -> None:
+    env = BeaconEnv(arena_size=5, n_beacons=3, n_looks=0, n_obstacles=0)
+    for seed in range(5):
+        _, info = env.reset(seed=seed)
+        target = env.state.target
+        assert target.colour in info["instruction"] and target.sound in info["instruction"]
+        assert info["instruction_kind"] in {"in view", "out of view"}
+    env.close()
+
+
+def test_too_few_beacons_is_rejected() -> None:
+    with pytest.raises(ValueError, match="n_beacons must be an int of at least 3"):
+        BeaconEnv(n_beacons=2)
 
 
 @pytest.mark.parametrize("heading", range(4))
 def test_view_codes_face_the_heading(heading: int) -> None:
     state = _state(
-        agent=(2, 2), heading=heading, landmarks=(rules.Landmark((2, 1), sound="beeping"),)
+        agent=(2, 2),
+        heading=heading,
+        landmarks=(rules.Landmark((2, 1), colour="red", sound="beeping"),),
     )
     codes = drawing.view_codes(state, view_radius=1)
     ahead = rules.step_cell(state.agent, heading)
