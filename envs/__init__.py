@@ -22,8 +22,7 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
         "envs.beacon:BeaconEnv",
         {
             "arena_size": 5,
-            "n_beacons": 3,
-            "n_looks": 0,
+            "n_landmarks": 3,
             "n_obstacles": 0,
             "view_radius": 4,
             "max_steps": 50,

@@ -12,7 +12,6 @@ from envs.beacon.rules import FIRST_LANDMARK_CODE, FLOOR, OBSTACLE, WALL, Beacon
 FLOOR_COLOUR = (28, 30, 36)
 WALL_COLOUR = (110, 110, 120)
 OBSTACLE_COLOUR = (150, 98, 60)
-BEACON_CORE = (60, 60, 70)
 AGENT_COLOUR = (255, 255, 255)
 VIEW_OUTLINE = (255, 255, 255)
 SOUND_RING = (110, 200, 255)
@@ -48,16 +47,10 @@ def view_codes(state: BeaconState, view_radius: int) -> np.ndarray:
 def draw_landmark(
     surface: pygame.Surface, landmark: Landmark, rect: pygame.Rect, *, rings: bool = False
 ) -> None:
-    """Draw a landmark in ``rect``: a ring in its colour for a beacon, else its colour and
-    shape."""
+    """Draw a landmark in ``rect``: its colour and shape (a sounding landmark looks the same;
+    ``rings`` marks it, for the overhead display only)."""
     centre = rect.center
     radius = max(1, min(rect.width, rect.height) * 2 // 5)
-    if landmark.sound is not None:
-        pygame.draw.circle(surface, LANDMARK_COLOURS[landmark.colour or "red"], centre, radius)
-        pygame.draw.circle(surface, BEACON_CORE, centre, max(1, radius // 2))
-        if rings:
-            pygame.draw.circle(surface, SOUND_RING, centre, radius + rect.width // 3, width=2)
-        return
     colour = LANDMARK_COLOURS[landmark.colour or "red"]
     if landmark.shape == "ball":
         pygame.draw.circle(surface, colour, centre, radius)
@@ -68,6 +61,8 @@ def draw_landmark(
         left = (rect.left + rect.width // 10, rect.bottom - rect.height // 10)
         right = (rect.right - rect.width // 10, rect.bottom - rect.height // 10)
         pygame.draw.polygon(surface, colour, (top, left, right))
+    if rings and landmark.sound is not None:
+        pygame.draw.circle(surface, SOUND_RING, centre, radius + rect.width // 3, width=2)
 
 
 def _cell_rect(column: int, row: int, cell_width: float, cell_height: float) -> pygame.Rect:
@@ -160,7 +155,7 @@ class ViewRenderer:
 
 
 def draw_arena(surface: pygame.Surface, state: BeaconState, view_radius: int) -> None:
-    """The whole arena from above: sound rings on beacons, the target outlined, the view box."""
+    """The whole arena from above: sounding landmarks ringed, the target outlined, the view box."""
     cell_width, cell_height = _draw_codes(surface, state.grid, state, rings=True)
     target_x, target_y = state.target.cell
     pygame.draw.rect(

@@ -1,4 +1,4 @@
-"""Beacon: find the beacon the instruction names by its colour and the sound it makes."""
+"""Beacon: find the landmark of the shape the instruction names that is making a sound."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from envs.beacon.sounds import beacon_sounds, bump_sound
 from envs.core.audio import Listener, SoundEvent
 from envs.core.game import MultimodalGame, StepOutcome
 
-PHRASINGS = ("go to the {colour} beacon that is {sound}", "find the {sound} {colour} beacon")
-MIN_BEACONS = 3
+PHRASINGS = ("go to the {shape} that is making a sound", "find the sounding {shape}")
+MIN_LANDMARKS = 3
 
 
 def _require_int(name: str, value: Any, minimum: int) -> int:
@@ -25,14 +25,15 @@ def _require_int(name: str, value: Any, minimum: int) -> int:
 class BeaconEnv(MultimodalGame):
     """
     ## Description
-    Top-down navigation in a walled arena with obstacles. **Beacons** stand on some cells, each
-    with a colour and a sound it plays every step ("beeping", "buzzing", "chirping", "ringing",
-    "hissing"); **silent decoys** (a colour and a shape: "red ball", "blue box") may stand on
-    others. The instruction names the target by both: "go to the red beacon that is beeping".
-    Every layout has another beacon of the target's colour and another with its sound, so no
-    single modality suffices: the text says what to find, the image shows where the beacons of
-    that colour are, and only the audio tells which of them makes the sound. The agent sees a
-    square of cells around itself, turned so that it faces up; beacons are heard from anywhere,
+    Top-down navigation in a walled arena with obstacles. Landmarks stand on some cells, each a
+    colour and a shape ("red ball", "blue box", "green cone"). The landmarks of one colour are
+    sounding, each playing that colour's sound every step (red beeps, green buzzes, blue
+    chirps, yellow rings, purple hisses). The instruction names a shape: "go to the ball that
+    is making a sound". Every layout has another landmark of the target's colour (sounding too,
+    another shape) and another of its shape (silent, another colour), so no single modality
+    suffices: the text says which shape, the audio which colour (by its sound, and where the
+    sounding landmarks are), the image where the landmarks of that shape are. The agent sees a
+    square of cells around itself, turned so that it faces up; sounds are heard from anywhere,
     panned by their direction relative to the agent's heading and quieter with distance.
 
     ## Observation
@@ -53,14 +54,13 @@ class BeaconEnv(MultimodalGame):
     Truncated after ``max_steps`` steps (a failure).
 
     ## Registered variants
-    * ``mmagent/Beacon-v0`` — 7×7 arena, 4 beacons, 2 silent decoys, 4 obstacles, view
-      radius 3 (from the centre the whole arena is in view), 100 steps.
-    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 beacons, no decoys, no obstacles, view
-      radius 4 (the whole arena is always in view), 50 steps.
+    * ``mmagent/Beacon-v0`` — 7×7 arena, 6 landmarks, 4 obstacles, view radius 3 (from the
+      centre the whole arena is in view), 100 steps.
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 landmarks, no obstacles, view radius 4 (the
+      whole arena is always in view), 50 steps.
 
     :param arena_size: side of the walkable square, in cells (at least 3).
-    :param n_beacons: beacons, each with its own colour and sound pair (3 to 25).
-    :param n_looks: silent decoys (a colour and a shape each; never the target).
+    :param n_landmarks: landmarks, each with its own colour and shape (3 to 15).
     :param n_obstacles: obstacle cells.
     :param view_radius: cells visible in each direction around the agent (at least 1).
     :param max_steps: time limit.
@@ -72,25 +72,22 @@ class BeaconEnv(MultimodalGame):
     def __init__(
         self,
         arena_size: int = 7,
-        n_beacons: int = 4,
-        n_looks: int = 2,
+        n_landmarks: int = 6,
         n_obstacles: int = 4,
         view_radius: int = 3,
         max_steps: int = 100,
         **kwargs: Any,
     ) -> None:
         self.arena_size = _require_int("arena_size", arena_size, 3)
-        self.n_beacons = _require_int("n_beacons", n_beacons, MIN_BEACONS)
-        n_identities = len(rules.COLOURS) * len(rules.SOUNDS)
-        if n_beacons > n_identities:
+        self.n_landmarks = _require_int("n_landmarks", n_landmarks, MIN_LANDMARKS)
+        n_looks = len(rules.COLOURS) * len(rules.SHAPES)
+        if n_landmarks > n_looks:
             raise ValueError(
-                f"n_beacons must be at most {n_identities} (one per colour and sound pair), "
-                f"got {n_beacons}"
+                f"n_landmarks must be at most {n_looks} (one per colour and shape), "
+                f"got {n_landmarks}"
             )
-        self.n_looks = _require_int("n_looks", n_looks, 0)
         self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
         self.view_radius = _require_int("view_radius", view_radius, 1)
-        n_landmarks = n_beacons + n_looks
         occupied = 1 + n_obstacles + n_landmarks
         if occupied > arena_size * arena_size // 2:
             raise ValueError(
@@ -108,19 +105,13 @@ class BeaconEnv(MultimodalGame):
 
     # ------------------------------------------------------------------ game hooks
     def instructions(self) -> Sequence[str]:
-        return [
-            phrasing.format(colour=colour, sound=sound)
-            for phrasing in PHRASINGS
-            for colour in rules.COLOURS
-            for sound in rules.SOUNDS
-        ]
+        return [phrasing.format(shape=shape) for phrasing in PHRASINGS for shape in rules.SHAPES]
 
     def new_episode(self) -> None:
         self.state = rules.new_state(
             self.np_random,
             self.arena_size,
-            self.n_beacons,
-            self.n_looks,
+            self.n_landmarks,
             self.n_obstacles,
             phrasings=len(PHRASINGS),
         )
@@ -134,7 +125,7 @@ class BeaconEnv(MultimodalGame):
     def instruction(self) -> str:
         state = self._require_state()
         target = state.target
-        return PHRASINGS[state.phrasing].format(colour=target.colour, sound=target.sound)
+        return PHRASINGS[state.phrasing].format(shape=target.shape)
 
     def instruction_kind(self) -> str | None:
         self._require_state()

@@ -20,6 +20,8 @@ ACTION_NAMES = ("forward", "turn left", "turn right")
 COLOURS = ("red", "green", "blue", "yellow", "purple")
 SHAPES = ("ball", "box", "cone")
 SOUNDS = ("beeping", "buzzing", "chirping", "ringing", "hissing")
+COLOUR_SOUNDS = dict(zip(COLOURS, SOUNDS, strict=True))
+"""The sound every landmark of a colour makes when that colour is sounding (red beeps, ...)."""
 
 LOOK, SOUND = "look", "sound"
 
@@ -32,8 +34,7 @@ HEADING_STEPS: tuple[Cell, ...] = ((0, -1), (1, 0), (0, 1), (-1, 0))
 
 @dataclass(frozen=True)
 class Landmark:
-    """A landmark: a beacon (a colour and a sound it makes) or a silent decoy (a colour and a
-    shape)."""
+    """A landmark: a colour and a shape, and the sound of its colour when it is sounding."""
 
     cell: Cell
     colour: str | None = None
@@ -42,7 +43,7 @@ class Landmark:
 
     @property
     def kind(self) -> str:
-        """``"sound"`` for a beacon, ``"look"`` for a silent decoy."""
+        """``"sound"`` for a sounding landmark, ``"look"`` for a silent one."""
         return SOUND if self.sound is not None else LOOK
 
 
@@ -93,15 +94,15 @@ def step_cell(cell: Cell, heading: int) -> Cell:
     return cell[0] + dx, cell[1] + dy
 
 
-def beacon_identities(rng: np.random.Generator, n_beacons: int) -> list[tuple[str, str]]:
-    """Distinct ``(colour, sound)`` pairs for ``n_beacons`` (at least 3) beacons, the target's
-    first: the second shares the target's colour, the third its sound, so that neither the
-    colour nor the sound alone picks the target out."""
+def landmark_looks(rng: np.random.Generator, n_landmarks: int) -> list[tuple[str, str]]:
+    """Distinct ``(colour, shape)`` pairs for ``n_landmarks`` (at least 3), the target's first:
+    the second has the target's colour, the third its shape, so that neither the colour nor
+    the shape alone picks the target out."""
     colour, other_colour = (COLOURS[int(i)] for i in rng.choice(len(COLOURS), 2, replace=False))
-    sound, other_sound = (SOUNDS[int(i)] for i in rng.choice(len(SOUNDS), 2, replace=False))
-    chosen = [(colour, sound), (colour, other_sound), (other_colour, sound)]
-    rest = [pair for pair in ((c, s) for c in COLOURS for s in SOUNDS) if pair not in chosen]
-    for index in rng.choice(len(rest), size=n_beacons - len(chosen), replace=False):
+    shape, other_shape = (SHAPES[int(i)] for i in rng.choice(len(SHAPES), 2, replace=False))
+    chosen = [(colour, shape), (colour, other_shape), (other_colour, shape)]
+    rest = [pair for pair in ((c, s) for c in COLOURS for s in SHAPES) if pair not in chosen]
+    for index in rng.choice(len(rest), size=n_landmarks - len(chosen), replace=False):
         chosen.append(rest[int(index)])
     return chosen
 
@@ -109,35 +110,35 @@ def beacon_identities(rng: np.random.Generator, n_beacons: int) -> list[tuple[st
 def new_state(
     rng: np.random.Generator,
     arena_size: int,
-    n_beacons: int,
-    n_looks: int,
+    n_landmarks: int,
     n_obstacles: int,
     phrasings: int,
     max_attempts: int = 200,
 ) -> BeaconState:
     """Draw a layout in which every landmark can be reached from the agent's start.
 
-    ``n_beacons`` beacons with the identities of :func:`beacon_identities` (the target is the
-    first pair's beacon) and ``n_looks`` silent decoys of any colour and a shape, in random
-    cells and in random order.
+    ``n_landmarks`` landmarks with the looks of :func:`landmark_looks` (the target's first),
+    in random cells and in random order; every landmark of the target's colour is sounding.
     """
-    n_landmarks = n_beacons + n_looks
     all_cells = [(x, y) for y in range(arena_size) for x in range(arena_size)]
     for _ in range(max_attempts):
         picks = rng.choice(len(all_cells), size=1 + n_obstacles + n_landmarks, replace=False)
         agent = all_cells[int(picks[0])]
         obstacles = frozenset(all_cells[int(i)] for i in picks[1 : 1 + n_obstacles])
         landmark_cells = [all_cells[int(i)] for i in picks[1 + n_obstacles :]]
-        beacons = [(colour, None, sound) for colour, sound in beacon_identities(rng, n_beacons)]
-        decoys = [
-            (COLOURS[int(rng.integers(len(COLOURS)))], SHAPES[int(rng.integers(len(SHAPES)))], None)
-            for _ in range(n_looks)
-        ]
+        looks = landmark_looks(rng, n_landmarks)
+        sounding_colour = looks[0][0]
         order = rng.permutation(n_landmarks)
-        identities = [(beacons + decoys)[int(i)] for i in order]
         landmarks = tuple(
-            Landmark(cell, colour=colour, shape=shape, sound=sound)
-            for cell, (colour, shape, sound) in zip(landmark_cells, identities, strict=True)
+            Landmark(
+                cell,
+                colour=looks[int(i)][0],
+                shape=looks[int(i)][1],
+                sound=COLOUR_SOUNDS[sounding_colour]
+                if looks[int(i)][0] == sounding_colour
+                else None,
+            )
+            for cell, i in zip(landmark_cells, order, strict=True)
         )
         grid = build_grid(arena_size, obstacles, landmarks)
         distances = path_lengths(grid, agent)

@@ -25,10 +25,9 @@ BAD_BASE_ARGUMENTS = [
 BAD_GAME_ARGUMENTS = [
     (BeaconEnv, "arena_size", 0),
     (BeaconEnv, "arena_size", 2),
-    (BeaconEnv, "n_beacons", 2),
-    (BeaconEnv, "n_beacons", 26),
-    (BeaconEnv, "n_looks", -1),
-    (BeaconEnv, "n_looks", 2.0),
+    (BeaconEnv, "n_landmarks", 2),
+    (BeaconEnv, "n_landmarks", 16),
+    (BeaconEnv, "n_landmarks", 4.0),
     (BeaconEnv, "n_obstacles", -1),
     (BeaconEnv, "view_radius", 0),
     (BeaconEnv, "view_radius", 1.5),

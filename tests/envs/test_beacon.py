@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pygame
 import pytest
 
 from envs.beacon import BeaconEnv, drawing, rules
@@ -11,7 +12,7 @@ from envs.beacon import BeaconEnv, drawing, rules
 def _state(agent=(2, 2), heading=0, obstacles=(), landmarks=None, target=0) -> rules.BeaconState:
     landmarks = landmarks or (
         rules.Landmark((2, 0), colour="red", shape="ball"),
-        rules.Landmark((4, 4), colour="blue", sound="buzzing"),
+        rules.Landmark((4, 4), colour="blue", shape="box", sound="chirping"),
     )
     obstacles = frozenset(obstacles)
     return rules.BeaconState(
@@ -49,35 +50,37 @@ def test_reaching_target_succeeds_and_other_landmark_fails() -> None:
     assert rules.advance(state, rules.FORWARD) == (True, False, False)
 
 
-def test_layouts_keep_every_landmark_reachable_and_counts_right() -> None:
+def test_layouts_keep_every_landmark_reachable() -> None:
     rng = np.random.default_rng(0)
     for _ in range(100):
-        state = rules.new_state(rng, 9, n_beacons=4, n_looks=2, n_obstacles=20, phrasings=2)
+        state = rules.new_state(rng, 9, n_landmarks=6, n_obstacles=20, phrasings=2)
         distances = rules.path_lengths(state.grid, state.agent)
         for landmark in state.landmarks:
             assert rules.approach_distance(distances, landmark.cell) is not None
-        kinds = [landmark.kind for landmark in state.landmarks]
-        assert kinds.count(rules.SOUND) == 4 and kinds.count(rules.LOOK) == 2
-        assert state.target.kind == rules.SOUND
+        assert len(state.landmarks) == 6
 
 
 def test_no_single_modality_picks_the_target_out() -> None:
     rng = np.random.default_rng(3)
     for _ in range(200):
-        state = rules.new_state(rng, 7, n_beacons=4, n_looks=2, n_obstacles=4, phrasings=2)
+        state = rules.new_state(rng, 7, n_landmarks=6, n_obstacles=4, phrasings=2)
         target = state.target
-        beacons = [mark for mark in state.landmarks if mark.kind == rules.SOUND]
-        identities = [(mark.colour, mark.sound) for mark in beacons]
-        assert len(set(identities)) == len(identities)  # colour + sound is unique
-        others = [mark for mark in beacons if mark is not target]
-        assert any(mark.colour == target.colour for mark in others)  # the image alone is not
-        assert any(mark.sound == target.sound for mark in others)  # the audio alone is not
+        looks = [(mark.colour, mark.shape) for mark in state.landmarks]
+        assert len(set(looks)) == len(looks)  # colour + shape is unique
+        others = [mark for mark in state.landmarks if mark is not target]
+        # Exactly the target's colour sounds, with that colour's sound.
+        assert {mark.sound for mark in state.landmarks if mark.colour == target.colour} == {
+            rules.COLOUR_SOUNDS[target.colour]
+        }
+        assert all(mark.sound is None for mark in others if mark.colour != target.colour)
+        assert any(mark.colour == target.colour for mark in others)  # audio + image: not alone
+        assert any(mark.shape == target.shape for mark in others)  # text + image: not alone
 
 
 def test_target_position_in_the_landmark_order_is_uniform() -> None:
     rng = np.random.default_rng(1)
     targets = [
-        rules.new_state(rng, 5, n_beacons=3, n_looks=0, n_obstacles=0, phrasings=2).target_index
+        rules.new_state(rng, 5, n_landmarks=3, n_obstacles=0, phrasings=2).target_index
         for _ in range(1500)
     ]
     counts = np.bincount(targets, minlength=3)
@@ -85,19 +88,31 @@ def test_target_position_in_the_landmark_order_is_uniform() -> None:
     assert counts.min() > 420 and counts.max() < 580
 
 
-def test_instruction_names_the_target_colour_and_sound() -> None:
-    env = BeaconEnv(arena_size=5, n_beacons=3, n_looks=0, n_obstacles=0)
+def test_instruction_names_the_target_shape_and_only_its_colour_sounds() -> None:
+    env = BeaconEnv(arena_size=5, n_landmarks=3, n_obstacles=0)
     for seed in range(5):
         _, info = env.reset(seed=seed)
         target = env.state.target
-        assert target.colour in info["instruction"] and target.sound in info["instruction"]
+        assert target.shape in info["instruction"] and target.colour not in info["instruction"]
+        assert len(env.sounds()) == 2  # the target and the other landmark of its colour
         assert info["instruction_kind"] in {"in view", "out of view"}
     env.close()
 
 
-def test_too_few_beacons_is_rejected() -> None:
-    with pytest.raises(ValueError, match="n_beacons must be an int of at least 3"):
-        BeaconEnv(n_beacons=2)
+def test_sounding_landmarks_look_like_silent_ones() -> None:
+    surface = pygame.Surface((20, 20))
+    pictures = []
+    for sound in ("beeping", None):
+        surface.fill((0, 0, 0))
+        landmark = rules.Landmark((0, 0), colour="red", shape="ball", sound=sound)
+        drawing.draw_landmark(surface, landmark, pygame.Rect(0, 0, 20, 20))
+        pictures.append(pygame.surfarray.array3d(surface))
+    np.testing.assert_array_equal(pictures[0], pictures[1])
+
+
+def test_too_few_landmarks_is_rejected() -> None:
+    with pytest.raises(ValueError, match="n_landmarks must be an int of at least 3"):
+        BeaconEnv(n_landmarks=2)
 
 
 @pytest.mark.parametrize("heading", range(4))
@@ -105,7 +120,7 @@ def test_view_codes_face_the_heading(heading: int) -> None:
     state = _state(
         agent=(2, 2),
         heading=heading,
-        landmarks=(rules.Landmark((2, 1), colour="red", sound="beeping"),),
+        landmarks=(rules.Landmark((2, 1), colour="red", shape="cone"),),
     )
     codes = drawing.view_codes(state, view_radius=1)
     ahead = rules.step_cell(state.agent, heading)
