@@ -125,7 +125,8 @@ def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
 
 
 def write_results_page(results_dir: Path, page: Path) -> None:
-    """Rebuild the results page from every ``<results_dir>/*.json``."""
+    """Rebuild the results page from every ``<results_dir>/*.json``, then list the games that
+    have only a ``*.notes.md`` as not measured yet."""
     lines = [
         "# Results",
         "",
@@ -174,6 +175,11 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             relative = plot.relative_to(page.parent) if plot.is_relative_to(page.parent) else plot
             lines += ["", f"![learning curves of {data['game']}]({relative.as_posix()})"]
         lines.append("")
+    for notes in sorted(results_dir.glob("*.notes.md")):
+        game = notes.name.removesuffix(".notes.md")
+        if not (results_dir / f"{game}.json").is_file():
+            text = notes.read_text(encoding="utf-8").strip()
+            lines += [f"## mmagent/{game}", "", "Not measured yet.", "", text, ""]
     page.write_text("\n".join(lines), encoding="utf-8")
 
 

@@ -41,6 +41,7 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     tiny = ["n_envs=2", "n_steps=16", "batch_size=32", "n_epochs=1", "eval_freq=0"]
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "CueMatch-v0.notes.md").write_text("Why the game looks like this.\n")
+    (tmp_path / "results" / "Beacon-v0.notes.md").write_text("Why it is not measured.\n")
     _run(
         str(SCRIPTS / "ablate.py"),
         "mmagent/CueMatch-v0",
@@ -57,6 +58,8 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     page = (tmp_path / "results.md").read_text()
     assert "| no-audio | 0 | fast | 32 |" in page and "points" in page
     assert "Why the game looks like this." in page
+    unmeasured = page.split("## mmagent/Beacon-v0")[1]
+    assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured
 
 
 def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:
