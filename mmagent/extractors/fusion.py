@@ -195,6 +195,9 @@ class FiLMFusion(Fusion):
     :param text_key: the text key that conditions (needed only with several text keys).
     :param image_keys: the image keys to condition (default: every image key).
     :param num_blocks: FiLM blocks per image.
+    :param condition_on: the keys whose features, concatenated, condition the images (default:
+        the text key alone); e.g. ``["text", "audio"]`` when the sound says part of what to
+        look for.
     """
 
     def __init__(
@@ -205,6 +208,7 @@ class FiLMFusion(Fusion):
         text_key: str | None = None,
         image_keys: Sequence[str] | None = None,
         num_blocks: int = 2,
+        condition_on: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         text_keys = [key for key, spec in specs.items() if spec.kind == TEXT]
@@ -238,11 +242,21 @@ class FiLMFusion(Fusion):
                 )
         if num_blocks < 1:
             raise ValueError(f"film num_blocks must be >= 1, got {num_blocks}.")
+        condition_keys = [text_key] if condition_on is None else list(condition_on)
+        for key in condition_keys:
+            if key not in specs or key in image_keys:
+                raise KeyError(
+                    f"film condition_on key {key!r} must be an encoded key other than the "
+                    f"conditioned images {image_keys}; the encoded keys are {list(specs)}."
+                )
+        if not condition_keys:
+            raise ValueError("film condition_on is empty; name at least one key, e.g. ['text'].")
         self.text_key = text_key
+        self.condition_keys = tuple(condition_keys)
         self.conditioned_keys = tuple(image_keys)
         self.keys = tuple(specs)
         self.module_names = module_names(self.keys)
-        text_dim = encoders[text_key].features_dim
+        text_dim = sum(encoders[key].features_dim for key in condition_keys)
         map_channels = {key: cast(ImageEncoder, encoders[key]).map_channels for key in image_keys}
         self.blocks = nn.ModuleDict(
             {
@@ -257,9 +271,9 @@ class FiLMFusion(Fusion):
     def condition(
         self, key: str, feature_map: torch.Tensor, features: Mapping[str, torch.Tensor]
     ) -> torch.Tensor:
-        text = features[self.text_key]
+        condition = torch.cat([features[name] for name in self.condition_keys], dim=1)
         for block in self.blocks[self.module_names[key]]:
-            feature_map = block(feature_map, text)
+            feature_map = block(feature_map, condition)
         return feature_map
 
     def forward(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:

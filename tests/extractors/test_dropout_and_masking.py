@@ -104,3 +104,31 @@ def test_film_with_masked_text_does_not_modulate_with_the_text() -> None:
 def test_bad_dropout_probability(probability) -> None:
     with pytest.raises(ValueError, match=r"modality_dropout for 'audio'.*\[0, 1\]"):
         MultimodalExtractor(SPACE, modality_dropout={"audio": probability})
+
+
+def _image_part(extractor: MultimodalExtractor, features: torch.Tensor) -> torch.Tensor:
+    # film fusion: features in key order audio, image, text
+    start = extractor.encoder_for("audio").features_dim
+    return features[:, start : start + extractor.encoder_for("image").features_dim]
+
+
+@pytest.mark.parametrize(
+    ("condition_on", "audio_moves_the_image"), [(None, False), (["text", "audio"], True)]
+)
+def test_film_conditions_the_image_on_the_keys_it_is_given(
+    condition_on, audio_moves_the_image: bool
+) -> None:
+    torch.manual_seed(0)
+    extractor = MultimodalExtractor(
+        SPACE, fusion="film", fusion_kwargs={"condition_on": condition_on}
+    ).eval()
+    observations = _observations(4)
+    with torch.no_grad():
+        before = _image_part(extractor, extractor(observations))
+        after = _image_part(extractor, extractor(_with_new("audio", observations)))
+    assert torch.equal(before, after) is not audio_moves_the_image
+
+
+def test_film_condition_on_names_a_missing_key() -> None:
+    with pytest.raises(KeyError, match="film condition_on key 'sound'"):
+        MultimodalExtractor(SPACE, fusion="film", fusion_kwargs={"condition_on": ["sound"]})
