@@ -39,7 +39,8 @@ class BeaconEnv(MultimodalGame):
     ## Observation
     ``image`` (64×64 RGB egocentric view of ``(2·view_radius+1)²`` cells, agent in the centre
     facing up), ``text`` (instruction token ids), ``audio`` (stereo 16 kHz, 1600 samples per
-    step: every beacon's sound, spatialised, plus a thud when the agent bumps into something).
+    step: every sounding landmark's sound, spatialised, plus a thud when the agent bumps into
+    something).
     ``info["instruction_kind"]`` is ``"in view"`` when the target starts in the agent's view,
     else ``"out of view"``.
 

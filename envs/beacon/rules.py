@@ -23,8 +23,6 @@ SOUNDS = ("beeping", "buzzing", "chirping", "ringing", "hissing")
 COLOUR_SOUNDS = dict(zip(COLOURS, SOUNDS, strict=True))
 """The sound every landmark of a colour makes when that colour is sounding (red beeps, ...)."""
 
-LOOK, SOUND = "look", "sound"
-
 # Codes of the cell grid (the border row and column are walls).
 FLOOR, WALL, OBSTACLE = 0, 1, 2
 FIRST_LANDMARK_CODE = 3
@@ -40,11 +38,6 @@ class Landmark:
     colour: str | None = None
     shape: str | None = None
     sound: str | None = None
-
-    @property
-    def kind(self) -> str:
-        """``"sound"`` for a sounding landmark, ``"look"`` for a silent one."""
-        return SOUND if self.sound is not None else LOOK
 
 
 @dataclass
@@ -132,13 +125,13 @@ def new_state(
         landmarks = tuple(
             Landmark(
                 cell,
-                colour=looks[int(i)][0],
-                shape=looks[int(i)][1],
-                sound=COLOUR_SOUNDS[sounding_colour]
-                if looks[int(i)][0] == sounding_colour
-                else None,
+                colour=colour,
+                shape=shape,
+                sound=COLOUR_SOUNDS[colour] if colour == sounding_colour else None,
             )
-            for cell, i in zip(landmark_cells, order, strict=True)
+            for cell, (colour, shape) in zip(
+                landmark_cells, (looks[int(i)] for i in order), strict=True
+            )
         )
         grid = build_grid(arena_size, obstacles, landmarks)
         distances = path_lengths(grid, agent)

@@ -170,15 +170,16 @@ class AttentionFusion(_ProjectedFusion):
 
 
 class _FiLMBlock(nn.Module):
-    """3x3 conv, then ``relu((1 + gamma) * h + beta)``, ``gamma, beta`` from the text; residual."""
+    """3x3 conv, then ``relu((1 + gamma) * h + beta)``, ``gamma, beta`` from the conditioning
+    features (the text by default); residual."""
 
-    def __init__(self, channels: int, text_dim: int) -> None:
+    def __init__(self, channels: int, condition_dim: int) -> None:
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, kernel_size=3, padding=1)
-        self.modulation = nn.Linear(text_dim, 2 * channels)
+        self.modulation = nn.Linear(condition_dim, 2 * channels)
 
-    def forward(self, feature_map: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        gamma, beta = self.modulation(text)[:, :, None, None].chunk(2, dim=1)
+    def forward(self, feature_map: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.modulation(condition)[:, :, None, None].chunk(2, dim=1)
         return feature_map + torch.relu((1.0 + gamma) * self.conv(feature_map) + beta)
 
 
@@ -256,12 +257,12 @@ class FiLMFusion(Fusion):
         self.conditioned_keys = tuple(image_keys)
         self.keys = tuple(specs)
         self.module_names = module_names(self.keys)
-        text_dim = sum(encoders[key].features_dim for key in condition_keys)
+        condition_dim = sum(encoders[key].features_dim for key in condition_keys)
         map_channels = {key: cast(ImageEncoder, encoders[key]).map_channels for key in image_keys}
         self.blocks = nn.ModuleDict(
             {
                 self.module_names[key]: nn.ModuleList(
-                    _FiLMBlock(map_channels[key], text_dim) for _ in range(num_blocks)
+                    _FiLMBlock(map_channels[key], condition_dim) for _ in range(num_blocks)
                 )
                 for key in image_keys
             }
