@@ -102,7 +102,7 @@ class BeaconEnv(MultimodalGame):
         self.state: rules.BeaconState | None = None
         self._view: drawing.ViewRenderer | None = None
         self._bumped = False
-        self._kind = "in view"
+        self._kind: str | None = None  # set by new_episode
 
     # ------------------------------------------------------------------ game hooks
     def instructions(self) -> Sequence[str]:
