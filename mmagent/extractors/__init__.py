@@ -33,7 +33,7 @@ from mmagent.extractors.fusion import (
     GatedFusion,
     SumFusion,
 )
-from mmagent.extractors.image import ImpalaImageEncoder, NatureImageEncoder
+from mmagent.extractors.image import GridImageEncoder, ImpalaImageEncoder, NatureImageEncoder
 from mmagent.extractors.modalities import MODALITY_KINDS, ModalitySpec, resolve_modalities
 from mmagent.extractors.registry import (
     ENCODERS,
@@ -68,6 +68,7 @@ __all__ = [
     "Fusion",
     "GRUTextEncoder",
     "GatedFusion",
+    "GridImageEncoder",
     "ImageEncoder",
     "ImpalaImageEncoder",
     "LogMelAudioEncoder",

@@ -11,6 +11,7 @@ from gymnasium import spaces
 
 from mmagent.extractors import (
     BagOfEmbeddingsTextEncoder,
+    GridImageEncoder,
     GRUTextEncoder,
     ImpalaImageEncoder,
     LogMelSpectrogram,
@@ -99,3 +100,32 @@ def test_log_mel_buffers_follow_the_module_device_and_dtype() -> None:
     if torch.cuda.is_available():
         front_end = front_end.cuda()
         assert front_end(torch.zeros(1, 1, 400, device="cuda")).is_cuda
+
+
+@pytest.mark.parametrize(
+    ("shape", "cell_pixels", "grid"),
+    [((63, 63, 3), 7, (9, 9)), ((3, 48, 32), 8, (6, 4)), ((10, 10, 1), 1, (10, 10))],
+)
+def test_grid_encoder_keeps_one_feature_map_position_per_cell(shape, cell_pixels, grid) -> None:
+    spec = build_spec("image", "image", spaces.Box(0, 255, shape, np.uint8))
+    encoder = GridImageEncoder(spec, features_dim=16, cell_pixels=cell_pixels)
+    images = spec.to_canonical(torch.randint(0, 256, (2, *shape), dtype=torch.uint8))
+    with torch.no_grad():
+        feature_map = encoder.feature_map(images)
+        features = encoder(images)
+    assert feature_map.shape == (2, encoder.map_channels, *grid)
+    assert features.shape == (2, 16)
+
+
+def test_grid_encoder_reads_each_cell_on_its_own() -> None:
+    """With the cell convolution alone, repainting one cell changes only that cell's features."""
+    spec = build_spec("image", "image", spaces.Box(0, 255, (3, 35, 35), np.uint8))
+    encoder = GridImageEncoder(spec, features_dim=8, cell_pixels=7, channels=(16,))
+    image = torch.rand(1, 3, 35, 35)
+    repainted = image.clone()
+    repainted[:, :, 14:21, 7:14] = torch.rand(1, 3, 7, 7)  # the cell in row 2, column 1
+    with torch.no_grad():
+        changed = (encoder.feature_map(image) - encoder.feature_map(repainted)).abs().sum(dim=1)
+    assert changed[0, 2, 1] > 0
+    changed[0, 2, 1] = 0
+    assert torch.count_nonzero(changed) == 0

@@ -76,7 +76,7 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
             _space(),
             {"encoders": {"image": "resnet"}},
             ValueError,
-            r"unknown image encoder 'resnet'; choose one of \['nature', 'impala'\]"
+            r"unknown image encoder 'resnet'; choose one of \['nature', 'impala', 'grid'\]"
             r".*register_encoder",
             id="unknown-encoder",
         ),
@@ -114,6 +114,13 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
             ValueError,
             r"image 'image' is 24x24; the 'nature' encoder needs at least 36x36.*'impala'",
             id="image-too-small-for-nature",
+        ),
+        pytest.param(
+            _space(),
+            {"encoders": {"image": "grid"}, "encoder_kwargs": {"image": {"cell_pixels": 7}}},
+            ValueError,
+            r"image 'image' is 36x36, not a whole number of 7-pixel cells; .*'cell_pixels'",
+            id="image-not-whole-cells-for-grid",
         ),
         pytest.param(
             _space(audio=spaces.Box(-1.0, 1.0, (2, 40), np.float32)),
