@@ -16,6 +16,7 @@ from mmagent.config import (
     resolve_config,
     save_config,
 )
+from mmagent.train import build_model, make_env
 
 
 def test_default_is_the_quickest_game_with_its_shipped_config() -> None:
@@ -98,3 +99,16 @@ def test_every_builtin_game_ships_a_config(game_id: str) -> None:
     assert packaged_config(game_id)["env_id"] == game_id
     config = resolve_config(game_id)
     assert config.env_id == game_id and config.batch_size <= config.n_steps * config.n_envs
+
+
+@pytest.mark.parametrize("game_id", GAME_IDS)
+def test_every_shipped_config_builds_a_model_that_acts_on_its_game(game_id: str) -> None:
+    """The env kwargs and the extractor kwargs fit together (e.g. frame size and cell size)."""
+    config = resolve_config(game_id, assignments=["n_envs=2", "device=cpu", "batch_size=64"])
+    env = make_env(config)
+    try:
+        model = build_model(config, env)
+        actions, _ = model.predict(env.reset(), deterministic=True)
+        assert actions.shape == (2,) and env.action_space.contains(int(actions[0]))
+    finally:
+        env.close()
