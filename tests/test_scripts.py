@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,25 @@ def test_bench_train_prints_ratios_and_the_learning_check(tmp_path) -> None:
     assert "vs mmagent-sb3" in printed and "1.00x" in printed
     assert set(report["learning"]["success"]) == {"sb3", "fast"}
     assert "fast - stock" in printed
+
+
+def test_probe_policy_imitates_the_oracle_and_writes_each_epoch(tmp_path) -> None:
+    out = tmp_path / "probe.json"
+    printed = _run(
+        str(SCRIPTS / "probe_policy.py"), "mmagent/CueMatch-v0",
+        "--samples", "64", "--test-samples", "32", "--epochs", "2", "--json", str(out),
+    )  # fmt: skip
+    epochs = json.loads(out.read_text())["epochs"]
+    assert [entry["epoch"] for entry in epochs] == [1, 2]
+    assert all(0.0 <= entry["held_out_agreement"] <= 1.0 for entry in epochs)
+    assert "held-out agreement with the oracle" in printed
+
+
+def test_probe_policy_refuses_a_game_without_an_oracle() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(SCRIPTS / "probe_policy.py"), "examples.sonar_dig:SonarDigEnv"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(SCRIPTS.parent)},  # the examples package
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "has no oracle_action()" in completed.stderr
