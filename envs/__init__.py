@@ -22,7 +22,7 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
         "envs.beacon:BeaconEnv",
         {
             "arena_size": 5,
-            "n_landmarks": 3,
+            "n_landmarks": 4,
             "n_obstacles": 0,
             "view_radius": 4,
             "max_steps": 50,

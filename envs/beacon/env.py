@@ -13,7 +13,7 @@ from envs.core.audio import Listener, SoundEvent
 from envs.core.game import MultimodalGame, StepOutcome
 
 PHRASINGS = ("go to the {shape} that is making a sound", "find the sounding {shape}")
-MIN_LANDMARKS = 3
+MIN_LANDMARKS = 4
 
 
 def _require_int(name: str, value: Any, minimum: int) -> int:
@@ -29,10 +29,11 @@ class BeaconEnv(MultimodalGame):
     colour and a shape ("red ball", "blue box", "green cone"). The landmarks of one colour are
     sounding, each playing that colour's sound every step (red beeps, green buzzes, blue
     chirps, yellow rings, purple hisses). The instruction names a shape: "go to the ball that
-    is making a sound". Every layout has another landmark of the target's colour (sounding too,
-    another shape) and another of its shape (silent, another colour), so no single modality
-    suffices: the text says which shape, the audio which colour (by its sound, and where the
-    sounding landmarks are), the image where the landmarks of that shape are. The agent sees a
+    is making a sound". Four of the landmarks pair two colours with two shapes (a red ball, a
+    red box, a blue ball, a blue box) and the target is one of the four, so no two modalities
+    suffice: the text says which shape, the audio which colour (by its sound, and where the
+    sounding landmarks are), the image where the landmarks of that shape are; without any one
+    of them two of the four are equally likely. The agent sees a
     square of cells around itself, turned so that it faces up; sounds are heard from anywhere,
     panned by their direction relative to the agent's heading and quieter with distance.
 
@@ -57,11 +58,11 @@ class BeaconEnv(MultimodalGame):
     ## Registered variants
     * ``mmagent/Beacon-v0`` — 7×7 arena, 6 landmarks, 4 obstacles, view radius 3 (from the
       centre the whole arena is in view), 100 steps.
-    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 3 landmarks, no obstacles, view radius 4 (the
+    * ``mmagent/Beacon-Easy-v0`` — 5×5 arena, 4 landmarks, no obstacles, view radius 4 (the
       whole arena is always in view), 50 steps.
 
     :param arena_size: side of the walkable square, in cells (at least 3).
-    :param n_landmarks: landmarks, each with its own colour and shape (3 to 15).
+    :param n_landmarks: landmarks, each with its own colour and shape (4 to 15).
     :param n_obstacles: obstacle cells.
     :param view_radius: cells visible in each direction around the agent (at least 1).
     :param max_steps: time limit.

@@ -87,17 +87,21 @@ def step_cell(cell: Cell, heading: int) -> Cell:
     return cell[0] + dx, cell[1] + dy
 
 
-def landmark_looks(rng: np.random.Generator, n_landmarks: int) -> list[tuple[str, str]]:
-    """Distinct ``(colour, shape)`` pairs for ``n_landmarks`` (at least 3), the target's first:
-    the second has the target's colour, the third its shape, so that neither the colour nor
-    the shape alone picks the target out."""
-    colour, other_colour = (COLOURS[int(i)] for i in rng.choice(len(COLOURS), 2, replace=False))
-    shape, other_shape = (SHAPES[int(i)] for i in rng.choice(len(SHAPES), 2, replace=False))
-    chosen = [(colour, shape), (colour, other_shape), (other_colour, shape)]
-    rest = [pair for pair in ((c, s) for c in COLOURS for s in SHAPES) if pair not in chosen]
-    for index in rng.choice(len(rest), size=n_landmarks - len(chosen), replace=False):
-        chosen.append(rest[int(index)])
-    return chosen
+def landmark_looks(rng: np.random.Generator, n_landmarks: int) -> tuple[list[tuple[str, str]], int]:
+    """Distinct ``(colour, shape)`` pairs for ``n_landmarks`` (at least 4), and the target's index.
+
+    The first four pair two colours with two shapes (a red ball, a red box, a blue ball, a blue
+    box); the rest have other looks. The target is drawn among the four after the looks, so
+    whichever of colour and shape is unknown, the layout leaves two equally likely targets: a
+    symmetric pair, not one that the other landmarks' looks could give away.
+    """
+    colours = [COLOURS[int(i)] for i in rng.choice(len(COLOURS), 2, replace=False)]
+    shapes = [SHAPES[int(i)] for i in rng.choice(len(SHAPES), 2, replace=False)]
+    looks = [(colour, shape) for colour in colours for shape in shapes]
+    rest = [pair for pair in ((c, s) for c in COLOURS for s in SHAPES) if pair not in looks]
+    for index in rng.choice(len(rest), size=n_landmarks - len(looks), replace=False):
+        looks.append(rest[int(index)])
+    return looks, int(rng.integers(len(colours) * len(shapes)))
 
 
 def new_state(
@@ -110,8 +114,8 @@ def new_state(
 ) -> BeaconState:
     """Draw a layout in which every landmark can be reached from the agent's start.
 
-    ``n_landmarks`` landmarks with the looks of :func:`landmark_looks` (the target's first),
-    in random cells and in random order; every landmark of the target's colour is sounding.
+    ``n_landmarks`` landmarks with the looks of :func:`landmark_looks`, in random cells and in
+    random order; every landmark of the target's colour is sounding.
     """
     all_cells = [(x, y) for y in range(arena_size) for x in range(arena_size)]
     for _ in range(max_attempts):
@@ -119,8 +123,8 @@ def new_state(
         agent = all_cells[int(picks[0])]
         obstacles = frozenset(all_cells[int(i)] for i in picks[1 : 1 + n_obstacles])
         landmark_cells = [all_cells[int(i)] for i in picks[1 + n_obstacles :]]
-        looks = landmark_looks(rng, n_landmarks)
-        sounding_colour = looks[0][0]
+        looks, target_look = landmark_looks(rng, n_landmarks)
+        sounding_colour = looks[target_look][0]
         order = rng.permutation(n_landmarks)
         landmarks = tuple(
             Landmark(
@@ -142,7 +146,7 @@ def new_state(
                 heading=int(rng.integers(4)),
                 obstacles=obstacles,
                 landmarks=landmarks,
-                target_index=int(np.flatnonzero(order == 0)[0]),
+                target_index=int(np.flatnonzero(order == target_look)[0]),
                 phrasing=int(rng.integers(phrasings)),
                 grid=grid,
             )

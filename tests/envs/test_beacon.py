@@ -60,36 +60,58 @@ def test_layouts_keep_every_landmark_reachable() -> None:
         assert len(state.landmarks) == 6
 
 
-def test_no_single_modality_picks_the_target_out() -> None:
+def test_the_target_is_one_of_two_colours_paired_with_two_shapes() -> None:
+    """Without the audio the two landmarks of the target's shape, without the text the two of its
+    colour, are then mirror images: the rest of the layout cannot tell which one is the target."""
     rng = np.random.default_rng(3)
     for _ in range(200):
         state = rules.new_state(rng, 7, n_landmarks=6, n_obstacles=4, phrasings=2)
         target = state.target
-        looks = [(mark.colour, mark.shape) for mark in state.landmarks]
-        assert len(set(looks)) == len(looks)  # colour + shape is unique
-        others = [mark for mark in state.landmarks if mark is not target]
+        looks = {(mark.colour, mark.shape) for mark in state.landmarks}
+        assert len(looks) == len(state.landmarks)  # colour + shape is unique
+        pairs = [
+            (colour, shape)
+            for colour in rules.COLOURS
+            for shape in rules.SHAPES
+            if colour != target.colour and shape != target.shape
+            and {(colour, shape), (colour, target.shape), (target.colour, shape)} <= looks
+        ]  # fmt: skip
+        assert pairs, f"no second colour and shape pair up with the target {target}"
         # Exactly the target's colour sounds, with that colour's sound.
-        assert {mark.sound for mark in state.landmarks if mark.colour == target.colour} == {
-            rules.COLOUR_SOUNDS[target.colour]
-        }
-        assert all(mark.sound is None for mark in others if mark.colour != target.colour)
-        assert any(mark.colour == target.colour for mark in others)  # audio + image: not alone
-        assert any(mark.shape == target.shape for mark in others)  # text + image: not alone
+        sounding = {mark.sound for mark in state.landmarks if mark.colour == target.colour}
+        assert sounding == {rules.COLOUR_SOUNDS[target.colour]}
+        assert all(mark.sound is None for mark in state.landmarks if mark.colour != target.colour)
+
+
+def test_the_target_is_any_of_the_four_paired_looks_equally_often() -> None:
+    """Which of the four is the target does not depend on their looks: the other landmarks give
+    nothing away (each of the four is the target a quarter of the time, whatever its place)."""
+    rng = np.random.default_rng(2)
+    places = []
+    for _ in range(2000):
+        state = rules.new_state(rng, 5, n_landmarks=4, n_obstacles=0, phrasings=2)
+        colours = sorted({mark.colour for mark in state.landmarks}, key=rules.COLOURS.index)
+        shapes = sorted({mark.shape for mark in state.landmarks}, key=rules.SHAPES.index)
+        target = state.target
+        places.append(2 * colours.index(target.colour) + shapes.index(target.shape))
+    counts = np.bincount(places, minlength=4)
+    # 500 each in expectation (sd ~19).
+    assert counts.min() > 420 and counts.max() < 580
 
 
 def test_target_position_in_the_landmark_order_is_uniform() -> None:
     rng = np.random.default_rng(1)
     targets = [
-        rules.new_state(rng, 5, n_landmarks=3, n_obstacles=0, phrasings=2).target_index
-        for _ in range(1500)
+        rules.new_state(rng, 5, n_landmarks=4, n_obstacles=0, phrasings=2).target_index
+        for _ in range(2000)
     ]
-    counts = np.bincount(targets, minlength=3)
-    # 500 each in expectation (sd ~18).
+    counts = np.bincount(targets, minlength=4)
+    # 500 each in expectation (sd ~19).
     assert counts.min() > 420 and counts.max() < 580
 
 
 def test_instruction_names_the_target_shape_and_only_its_colour_sounds() -> None:
-    env = BeaconEnv(arena_size=5, n_landmarks=3, n_obstacles=0)
+    env = BeaconEnv(arena_size=5, n_landmarks=4, n_obstacles=0)
     for seed in range(5):
         _, info = env.reset(seed=seed)
         target = env.state.target
@@ -111,8 +133,8 @@ def test_sounding_landmarks_look_like_silent_ones() -> None:
 
 
 def test_too_few_landmarks_is_rejected() -> None:
-    with pytest.raises(ValueError, match="n_landmarks must be an int of at least 3"):
-        BeaconEnv(n_landmarks=2)
+    with pytest.raises(ValueError, match="n_landmarks must be an int of at least 4"):
+        BeaconEnv(n_landmarks=3)
 
 
 @pytest.mark.parametrize("heading", range(4))
