@@ -11,11 +11,13 @@ from mmagent.extractors import FUSION_NAMES, MultimodalExtractor, encoder_names
 # Each fusion once, each encoder at least once (not the full cross product).
 CASES = [
     ("concat", {"image": "nature", "text": "gru", "audio": "conv1d", "vars": "mlp"}),
-    ("sum", {"image": "impala", "text": "bag", "audio": "logmel"}),
+    ("sum", {"image": "grid", "text": "bag", "audio": "logmel"}),
     ("gated", {"image": "nature", "text": "transformer", "audio": "logmel"}),
     ("film", {"image": "impala", "text": "gru", "audio": "conv1d"}),
     ("attention", {"image": "nature", "text": "transformer", "audio": "conv1d"}),
 ]
+# The test env's 36-pixel frames, read by the grid encoder as 6x6 cells of 6 pixels.
+GRID_KWARGS = {"image": {"cell_pixels": 6}}
 
 
 def test_cases_cover_every_fusion_and_encoder() -> None:
@@ -65,7 +67,10 @@ def _assert_gradients_reach(model: PPO) -> None:
 @pytest.mark.parametrize(("fusion", "encoders"), CASES, ids=[fusion for fusion, _ in CASES])
 def test_ppo_trains_with_every_fusion_and_encoder(make_env, fusion, encoders) -> None:
     env = make_env(vector_dim=3 if "vars" in encoders else 0)
-    model = _small_ppo(env, encoders=encoders, fusion=fusion, fusion_dim=64)
+    encoder_kwargs = GRID_KWARGS if encoders.get("image") == "grid" else {}
+    model = _small_ppo(
+        env, encoders=encoders, encoder_kwargs=encoder_kwargs, fusion=fusion, fusion_dim=64
+    )
     extractor = model.policy.features_extractor
     assert extractor.encoder_names == {key: encoders[key] for key in extractor.specs}
     before = [p.detach().clone() for p in extractor.parameters()]
