@@ -20,13 +20,28 @@ NATURE_MIN_SIZE = 36
 """Smallest height/width the Nature CNN's 8/4, 4/2, 3/1 convolutions accept."""
 
 
-def _projection_head(trunk: nn.Module, spec: ModalitySpec, features_dim: int) -> nn.Sequential:
-    flat_size = int(torch.Size(dry_run_output_shape(trunk, spec.shape)[1:]).numel())
-    return nn.Sequential(nn.Flatten(), nn.Linear(flat_size, features_dim), nn.ReLU())
+class _TrunkAndHeadEncoder(ImageEncoder):
+    """An image encoder made of a convolutional trunk, which a subclass builds and hands to
+    :meth:`_attach_trunk`, and a flatten → linear → ReLU head sized by a dry run of it."""
+
+    trunk: nn.Module
+    head: nn.Sequential
+
+    def _attach_trunk(self, trunk: nn.Module, map_channels: int) -> None:
+        self.map_channels = map_channels
+        self.trunk = trunk
+        flat_size = int(torch.Size(dry_run_output_shape(trunk, self.spec.shape)[1:]).numel())
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(flat_size, self.features_dim), nn.ReLU())
+
+    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
+        return self.trunk(image)
+
+    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
+        return self.head(feature_map)
 
 
 @register_encoder(IMAGE, "nature")
-class NatureImageEncoder(ImageEncoder):
+class NatureImageEncoder(_TrunkAndHeadEncoder):
     """The CNN of Mnih et al. (2015), as SB3's ``NatureCNN``, without the /255 (done once upstream).
 
     :param spec: the image key.
@@ -42,22 +57,15 @@ class NatureImageEncoder(ImageEncoder):
                 f"{NATURE_MIN_SIZE}x{NATURE_MIN_SIZE}. Use encoders={{{spec.key!r}: 'impala'}} "
                 f"(any size) or resize the frames."
             )
-        self.map_channels = 64
-        self.trunk = nn.Sequential(
+        trunk = nn.Sequential(
             nn.Conv2d(channels, 32, kernel_size=8, stride=4),
             nn.ReLU(),
             nn.Conv2d(32, 64, kernel_size=4, stride=2),
             nn.ReLU(),
-            nn.Conv2d(64, self.map_channels, kernel_size=3, stride=1),
+            nn.Conv2d(64, 64, kernel_size=3, stride=1),
             nn.ReLU(),
         )
-        self.head = _projection_head(self.trunk, spec, features_dim)
-
-    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
-        return self.trunk(image)
-
-    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
-        return self.head(feature_map)
+        self._attach_trunk(trunk, map_channels=64)
 
 
 class _ResidualBlock(nn.Module):
@@ -83,7 +91,7 @@ class _ConvSequence(nn.Sequential):
 
 
 @register_encoder(IMAGE, "impala")
-class ImpalaImageEncoder(ImageEncoder):
+class ImpalaImageEncoder(_TrunkAndHeadEncoder):
     """The residual CNN of Espeholt et al. (2018), IMPALA: one conv sequence per entry of
     ``channels``, each halving the resolution; any input size.
 
@@ -104,19 +112,11 @@ class ImpalaImageEncoder(ImageEncoder):
             stages.append(_ConvSequence(in_channels, out_channels))
             in_channels = out_channels
         stages.append(nn.ReLU())
-        self.map_channels = in_channels
-        self.trunk = nn.Sequential(*stages)
-        self.head = _projection_head(self.trunk, spec, features_dim)
-
-    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
-        return self.trunk(image)
-
-    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
-        return self.head(feature_map)
+        self._attach_trunk(nn.Sequential(*stages), map_channels=in_channels)
 
 
 @register_encoder(IMAGE, "grid")
-class GridImageEncoder(ImageEncoder):
+class GridImageEncoder(_TrunkAndHeadEncoder):
     """For frames drawn as a grid of equal square cells (grid worlds, board and tile games): a
     convolution whose kernel and stride are one cell reads each cell, then 3x3 convolutions relate
     neighbouring cells. The feature map keeps one position per cell, so what is where stays as
@@ -159,12 +159,4 @@ class GridImageEncoder(ImageEncoder):
         ]
         for previous, current in itertools.pairwise(channels):
             layers += [nn.Conv2d(previous, current, kernel_size=3, padding=1), nn.ReLU()]
-        self.map_channels = channels[-1]
-        self.trunk = nn.Sequential(*layers)
-        self.head = _projection_head(self.trunk, spec, features_dim)
-
-    def feature_map(self, image: torch.Tensor) -> torch.Tensor:
-        return self.trunk(image)
-
-    def project(self, feature_map: torch.Tensor) -> torch.Tensor:
-        return self.head(feature_map)
+        self._attach_trunk(nn.Sequential(*layers), map_channels=channels[-1])
