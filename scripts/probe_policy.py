@@ -29,13 +29,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.vec_env import DummyVecEnv
 
 from mmagent.config import TrainConfig, resolve_config
+from mmagent.evaluation import EVAL_SEED_BASE
 from mmagent.plugins import make_env as make_game
-from mmagent.train import build_model
-
-HELD_OUT_FIRST_SEED = 1_000_000
+from mmagent.train import build_model, make_env
 
 
 def collect(
@@ -103,16 +101,16 @@ def main() -> None:
     torch.manual_seed(args.seed)
     started = time.perf_counter()
     train_obs, train_actions = collect(config, args.samples, args.seed, args.explore)
-    test_obs, test_actions = collect(config, args.test_samples, HELD_OUT_FIRST_SEED, args.explore)
+    test_obs, test_actions = collect(config, args.test_samples, EVAL_SEED_BASE, args.explore)
     counts = np.bincount(train_actions, minlength=1)
     print(
         f"{args.game}: {args.samples} training and {args.test_samples} held-out observations "
         f"({time.perf_counter() - started:.0f} s); oracle actions {counts.tolist()}, "
         f"always-the-commonest {counts.max() / counts.sum():.1%}"
     )
-    env = DummyVecEnv([lambda: make_game(config.env_id, **config.env_kwargs)])
     # one env to build the policy on; PPO's rollout sizes do not matter to the probe
-    one_env = dataclasses.replace(config, n_envs=1, batch_size=config.n_steps)
+    one_env = dataclasses.replace(config, n_envs=1, batch_size=config.n_steps, vec_env="dummy")
+    env = make_env(one_env)
     policy = build_model(one_env, env).policy
     env.close()
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
