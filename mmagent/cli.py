@@ -82,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from mmagent.checkpoints import load_model, resolve_env_id, resolve_model_path
+    from mmagent.checkpoints import load_model, read_run_config, resolve_env_id, resolve_model_path
     from mmagent.evaluation import evaluate
 
     model_path = resolve_model_path(args.model)
@@ -90,6 +90,9 @@ def _eval(args: argparse.Namespace) -> int:
         env_id, env_kwargs = resolve_env_id(model_path, args.env)
     except ValueError as error:
         raise SystemExit(f"mmagent eval: {error}") from None
+    deterministic = args.deterministic
+    if deterministic is None:  # as the run was evaluated while training
+        deterministic = bool(read_run_config(model_path).get("eval_deterministic", True))
     _require_known_id(env_id)
     model = load_model(model_path, device=args.device)
     report = evaluate(
@@ -98,7 +101,7 @@ def _eval(args: argparse.Namespace) -> int:
         env_kwargs=env_kwargs,
         episodes=args.episodes,
         seed_base=args.seed_base,
-        deterministic=not args.stochastic,
+        deterministic=deterministic,
         ablate=args.ablate or (),
     )
     print(report.summary())
@@ -164,7 +167,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=EVAL_SEED_BASE,
         help=f"episode i uses seed SEED_BASE + i (default {EVAL_SEED_BASE}, unused by training)",
     )
-    evaluate.add_argument("--stochastic", action="store_true", help="sample actions")
+    actions = evaluate.add_mutually_exclusive_group()
+    actions.add_argument(
+        "--stochastic",
+        dest="deterministic",
+        action="store_false",
+        default=None,
+        help="sample actions (default: as the run's eval_deterministic, else greedy)",
+    )
+    actions.add_argument(
+        "--deterministic",
+        dest="deterministic",
+        action="store_true",
+        default=None,
+        help="greedy actions",
+    )
     evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
     evaluate.set_defaults(handler=_eval)
 

@@ -77,9 +77,14 @@ class TrainConfig:
     eval_freq: int = 20_000
     """Evaluate every this many env steps (0 disables periodic evaluation)."""
     eval_episodes: int = 50
-    """Episodes per periodic evaluation (held-out seeds)."""
+    """Episodes per periodic evaluation (validation seeds, apart from the final evaluation's)."""
     final_eval_episodes: int = 100
-    """Episodes of the evaluation after training, written to ``eval.json``."""
+    """Episodes of the evaluation after training (held-out seeds), written to ``eval.json``."""
+    eval_deterministic: bool = True
+    """Evaluate with the policy's most likely actions; ``false`` samples them (the periodic and
+    the final evaluation, and ``mmagent eval`` of the run unless told otherwise). A memoryless
+    greedy policy can repeat a pair of states forever (turn left, turn right); sampling breaks
+    such loops, as RL Zoo samples for Atari games."""
     checkpoint_freq: int = 50_000
     """Save a checkpoint every this many env steps (0 disables periodic checkpoints)."""
     video_freq: int = 0

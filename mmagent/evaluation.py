@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from mmagent.extractors import multimodal_extractors
@@ -18,6 +19,10 @@ from mmagent.extractors import multimodal_extractors
 #: Evaluation episodes use seeds from here on; training envs are seeded from small numbers,
 #: so evaluation layouts are drawn from seeds that training never used.
 EVAL_SEED_BASE = 1_000_000
+
+#: Periodic evaluations during training (which pick ``best_model.zip``) use seeds from here on,
+#: so a model chosen on them is still measured on layouts it was not chosen on.
+VALIDATION_SEED_BASE = 2_000_000
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
@@ -65,7 +70,8 @@ class EvaluationReport:
         )
         return (
             f"{self.env_id}: success {self.success_rate:.1%} "
-            f"[95% CI {low:.1%}–{high:.1%}] over {self.episodes} episodes{ablated}, "
+            f"[95% CI {low:.1%}–{high:.1%}] over {self.episodes} episodes "
+            f"({'greedy' if self.deterministic else 'sampled'} actions){ablated}, "
             f"return {self.mean_return:.3f}, length {self.mean_length:.1f}"
             + (f"; by instruction: {kinds}" if kinds else "")
         )
@@ -83,6 +89,9 @@ def evaluate(
 ) -> EvaluationReport:
     """Run ``episodes`` episodes, episode ``i`` reset with seed ``seed_base + i``.
 
+    :param deterministic: greedy actions; ``False`` samples them from a torch generator seeded
+        with ``seed_base``, so a sampled evaluation is reproducible too (the caller's random
+        state is put back afterwards).
     :param ablate: modalities (observation keys or kinds such as ``"audio"``) the model's
         multimodal extractor masks for this evaluation: their input is not read at all.
     """
@@ -91,6 +100,12 @@ def evaluate(
 
     env = make_env(env_id, **(env_kwargs or {}))
     masks = ExitStack()
+    if not deterministic:
+        device = model.device
+        masks.enter_context(
+            torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [])
+        )
+        torch.manual_seed(seed_base)
     if ablated:
         # Add to any mask the model was trained with, and put it back afterwards.
         for extractor in multimodal_extractors(model):

@@ -3,8 +3,9 @@
 and save a checkpoint on Ctrl-C or SIGTERM.
 
 A run directory holds ``config.yaml`` (fully resolved), ``model.zip`` (the final model),
-``best_model.zip`` (best periodic evaluation), ``checkpoints/``, ``logs/`` (CSV, and
-TensorBoard when installed), ``evaluations.csv`` and ``eval.json`` (the final evaluation).
+``best_model.zip`` (best periodic evaluation, on validation seeds), ``checkpoints/``,
+``logs/`` (CSV, and TensorBoard when installed), ``evaluations.csv`` and ``eval.json`` (the
+final evaluation, on held-out seeds).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from mmagent.config import (
     parse_schedule,
     save_config,
 )
-from mmagent.evaluation import EvaluationReport, evaluate
+from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
 from mmagent.fast import FastPPO, SharedMemoryVecEnv
 from mmagent.plugins import GameRegistrationError, resolve_env_spec
@@ -165,7 +166,7 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
 
 
 class PeriodicEvalCallback(BaseCallback):
-    """Every ``eval_freq`` env steps: evaluate on held-out seeds, log ``eval/success_rate``,
+    """Every ``eval_freq`` env steps: evaluate on validation seeds, log ``eval/success_rate``,
     append to ``evaluations.csv`` and keep the best model as ``best_model.zip`` (atomically)."""
 
     def __init__(self, config: TrainConfig, run_dir: Path) -> None:
@@ -185,6 +186,8 @@ class PeriodicEvalCallback(BaseCallback):
                 self.config.env_id,
                 env_kwargs=self.config.env_kwargs,
                 episodes=self.config.eval_episodes,
+                seed_base=VALIDATION_SEED_BASE,
+                deterministic=self.config.eval_deterministic,
             )
             self.logger.record("eval/success_rate", report.success_rate)
             self.logger.record("eval/mean_reward", report.mean_return)
@@ -333,7 +336,11 @@ def train(
 
     model_path = save_atomically(model, run_path / MODEL_FILE)
     report = evaluate(
-        model, config.env_id, env_kwargs=config.env_kwargs, episodes=config.final_eval_episodes
+        model,
+        config.env_id,
+        env_kwargs=config.env_kwargs,
+        episodes=config.final_eval_episodes,
+        deterministic=config.eval_deterministic,
     )
     report_data = report.to_dict() | {
         "timesteps": model.num_timesteps,

@@ -26,8 +26,9 @@ from pathlib import Path
 
 import torch
 
-from mmagent.checkpoints import read_run_config
-from mmagent.config import resolve_config
+from mmagent.checkpoints import MODEL_FILE, load_model, read_run_config
+from mmagent.config import TrainConfig, resolve_config
+from mmagent.evaluation import evaluate
 from mmagent.extractors import FUSION_NAMES
 from mmagent.train import train
 
@@ -57,20 +58,50 @@ def run_variant(
 ) -> dict:
     """Train and evaluate one variant with one seed (or reuse a finished run)."""
     run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / name / f"seed{seed}"
-    report_path = run_dir / "eval.json"
-    if report_path.is_file() and not args.force:
+    flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
+    config = resolve_config(game, None, [*args.set, *overrides], flags)
+    if (run_dir / "eval.json").is_file() and not args.force:
         print(f"reusing {run_dir}")
     else:
-        flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
-        config = resolve_config(game, None, [*args.set, *overrides], flags)
         print(f"training {game} {name} seed {seed} for {config.n_timesteps} steps", flush=True)
         result = train(config, run_dir)
         print(f"  {result.evaluation.summary() if result.evaluation else 'interrupted'}")
-    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report = final_evaluation(run_dir, config, deterministic=config.eval_deterministic)
+    if not config.eval_deterministic:
+        greedy = final_evaluation(run_dir, config, deterministic=True)
+        report["greedy_success_rate"] = greedy["success_rate"]
     report["curve"] = _curve(run_dir / "evaluations.csv")
     report["seed"] = seed
     report["trainer"] = read_run_config(run_dir).get("trainer", "sb3")  # sb3: before FastPPO
     return report
+
+
+def final_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool) -> dict:
+    """The final model of ``run_dir`` evaluated with greedy or sampled actions.
+
+    The run's ``eval.json`` when it was evaluated that way, else ``eval-greedy.json`` or
+    ``eval-sampled.json``, evaluated now when missing (a run evaluated before its game's config
+    changed protocol, or the greedy figure beside a sampled one); it keeps the run's
+    ``timesteps`` and ``wall_seconds``.
+    """
+    trained = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    if trained["deterministic"] == deterministic:
+        return trained
+    path = run_dir / f"eval-{'greedy' if deterministic else 'sampled'}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    model = load_model(run_dir / MODEL_FILE, device="cpu")
+    report = evaluate(
+        model,
+        config.env_id,
+        env_kwargs=config.env_kwargs,
+        episodes=config.final_eval_episodes,
+        deterministic=deterministic,
+    )
+    print(f"  {report.summary()}", flush=True)
+    data = report.to_dict() | {key: trained[key] for key in ("timesteps", "wall_seconds")}
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    return data
 
 
 def _curve(path: Path) -> list[tuple[int, float]]:
@@ -114,7 +145,7 @@ def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
                     label=name if number == 0 else None,
                 )
     axes.set_xlabel("env steps")
-    axes.set_ylabel("success rate (held-out seeds)")
+    axes.set_ylabel("success rate (periodic evaluation)")
     axes.set_ylim(0, 1.02)
     axes.set_title(game)
     axes.grid(alpha=0.3)
@@ -131,9 +162,11 @@ def write_results_page(results_dir: Path, page: Path) -> None:
         "# Results",
         "",
         "Reproduce with `python scripts/ablate.py <GAME> [--fusions]`. Every agent is evaluated",
-        "on 100 held-out seeds (1,000,000–1,000,099; training envs use seeds from 0), greedy",
-        "actions. A masked modality is hidden from the extractor during training and evaluation;",
-        '"vs fused" is the difference to the mean success of the fused agent.',
+        "on 100 held-out seeds (1,000,000–1,000,099; training envs use seeds from 0, periodic",
+        "evaluations from 2,000,000), with the actions its game's config evaluates with",
+        "(`eval_deterministic`): greedy, or sampled with the greedy figure beside it. A masked",
+        'modality is hidden from the extractor during training and evaluation; "vs fused" is',
+        "the difference to the mean success of the fused agent.",
         "",
     ]
     for path in sorted(results_dir.glob("*.json")):
@@ -143,9 +176,9 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             "",
             f"Measured {data['date']} on {data['machine']}.",
             "",
-            "| variant | seed | trainer | env steps | success | 95% CI | vs fused "
+            "| variant | seed | trainer | env steps | actions | success | 95% CI | vs fused "
             "| by instruction | wall time |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         fused = [report["success_rate"] for report in data["variants"].get("fused", [])]
         fused_mean = sum(fused) / len(fused) if fused else None
@@ -161,9 +194,14 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     f"{kind} {figures['success_rate']:.0%}"
                     for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
                 )
+                actions = (
+                    "greedy"
+                    if report["deterministic"]
+                    else f"sampled (greedy {report['greedy_success_rate']:.0%})"
+                )
                 lines.append(
                     f"| {name} | {report['seed']} | {report['trainer']} | "
-                    f"{report['timesteps']:,} | "
+                    f"{report['timesteps']:,} | {actions} | "
                     f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | {gap} | {kinds} | "
                     f"{report['wall_seconds'] / 60:.0f} min |"
                 )

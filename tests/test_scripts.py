@@ -48,7 +48,7 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
         "mmagent/CueMatch-v0",
         "--timesteps", "32",
         "--only", *variants,
-        "--set", *tiny, "final_eval_episodes=3",
+        "--set", *tiny, "final_eval_episodes=3", "eval_deterministic=false",
         "--runs", str(tmp_path / "runs"),
         "--results", str(tmp_path / "results"),
         "--page", str(tmp_path / "results.md"),
@@ -57,7 +57,11 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert set(data["variants"]) == set(variants)
     assert data["variants"]["no-audio"][0]["episodes"] == 3
     page = (tmp_path / "results.md").read_text()
-    assert "| no-audio | 0 | fast | 32 |" in page and "points" in page
+    assert "| no-audio | 0 | fast | 32 | sampled (greedy " in page and "points" in page
+    # the greedy figure beside the sampled one is an evaluation of its own, kept in the run
+    greedy = json.loads((tmp_path / "runs/CueMatch-v0/no-audio/seed0/eval-greedy.json").read_text())
+    assert greedy["deterministic"] and greedy["episodes"] == 3
+    assert not data["variants"]["no-audio"][0]["deterministic"]
     assert "Why the game looks like this." in page
     unmeasured = page.split("## mmagent/Beacon-v0")[1]
     assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from mmagent.checkpoints import (
     save_atomically,
 )
 from mmagent.cli import main
-from mmagent.evaluation import evaluate, wilson_interval
+from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate, wilson_interval
 from mmagent.extractors import multimodal_extractors
 
 TINY = [
@@ -80,6 +81,43 @@ def test_eval_cli_reports_success_with_an_interval(trained_run: Path, tmp_path, 
     low, high = report["success_ci95"]
     assert report["episodes"] == 6 and low <= report["success_rate"] <= high
     assert "95% CI" in capsys.readouterr().out
+
+
+def test_sampled_evaluation_uses_validation_seeds_while_training(tmp_path, monkeypatch) -> None:
+    import mmagent.train
+
+    calls: list[dict] = []
+
+    def recording_evaluate(*args, **kwargs):
+        calls.append(kwargs)
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(mmagent.train, "evaluate", recording_evaluate)
+    run_dir = tmp_path / "sampled"
+    args = ["train", "--total-timesteps", "256", "--run-dir", str(run_dir), *TINY]
+    assert main([*args, "--set", "eval_deterministic=false"]) == 0
+    *periodic, final = calls
+    assert periodic and all(call["seed_base"] == VALIDATION_SEED_BASE for call in periodic)
+    assert final.get("seed_base", EVAL_SEED_BASE) == EVAL_SEED_BASE
+    assert not any(call["deterministic"] for call in calls)
+    assert not json.loads((run_dir / "eval.json").read_text())["deterministic"]
+
+
+def test_eval_cli_acts_as_the_run_was_evaluated_unless_told(trained_run: Path, tmp_path) -> None:
+    run_dir = tmp_path / "sampled"
+    shutil.copytree(trained_run, run_dir)
+    config = run_dir / "config.yaml"
+    greedy_config = config.read_text()
+    assert "eval_deterministic: true" in greedy_config  # the resolved config records it
+    config.write_text(
+        greedy_config.replace("eval_deterministic: true", "eval_deterministic: false")
+    )
+    out = tmp_path / "eval.json"
+    for flags, expected in (([], False), (["--deterministic"], True), (["--stochastic"], False)):
+        assert main(["eval", str(run_dir), "--episodes", "2", "--json", str(out), *flags]) == 0
+        assert json.loads(out.read_text())["deterministic"] is expected, flags
+    assert main(["eval", str(trained_run), "--episodes", "2", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["deterministic"] is True  # the default protocol
 
 
 def test_resume_continues_the_counter_and_the_optimizer(trained_run: Path) -> None:
@@ -149,6 +187,17 @@ def test_ablation_hides_the_modality_from_the_policy(trained_run: Path) -> None:
     report = evaluate(model, "mmagent/CueMatch-v0", episodes=3, ablate=["audio"])
     assert report.ablated == ("audio",)
     assert not torch.allclose(logits(loud), logits(quiet))  # evaluate() unmasks afterwards
+
+
+def test_sampled_evaluation_is_reproducible_and_leaves_the_rng_alone(trained_run: Path) -> None:
+    model = load_model(trained_run / "model.zip", device="cpu")
+    reports = []
+    for caller_seed in (1, 2):  # whatever the caller's random state, the same samples
+        torch.manual_seed(caller_seed)
+        state = torch.random.get_rng_state()
+        reports.append(evaluate(model, "mmagent/CueMatch-v0", episodes=8, deterministic=False))
+        assert torch.equal(torch.random.get_rng_state(), state)
+    assert reports[0] == reports[1] and not reports[0].deterministic
 
 
 def test_wilson_interval_brackets_the_rate() -> None:
