@@ -81,16 +81,17 @@ def final_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool)
 
     The run's ``eval.json`` when it was evaluated that way, else ``eval-greedy.json`` or
     ``eval-sampled.json``, evaluated now when missing (a run evaluated before its game's config
-    changed protocol, or the greedy figure beside a sampled one); it keeps the run's
-    ``timesteps`` and ``wall_seconds``.
+    changed protocol, or the greedy figure beside a sampled one) or older than the model; it
+    keeps the run's ``timesteps`` and ``wall_seconds``.
     """
     trained = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
     if trained["deterministic"] == deterministic:
         return trained
     path = run_dir / f"eval-{'greedy' if deterministic else 'sampled'}.json"
-    if path.is_file():
+    model_path = run_dir / MODEL_FILE
+    if path.is_file() and path.stat().st_mtime >= model_path.stat().st_mtime:
         return json.loads(path.read_text(encoding="utf-8"))
-    model = load_model(run_dir / MODEL_FILE, device="cpu")
+    model = load_model(model_path, device="cpu")
     report = evaluate(
         model,
         config.env_id,

@@ -59,12 +59,32 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     page = (tmp_path / "results.md").read_text()
     assert "| no-audio | 0 | fast | 32 | sampled (greedy " in page and "points" in page
     # the greedy figure beside the sampled one is an evaluation of its own, kept in the run
-    greedy = json.loads((tmp_path / "runs/CueMatch-v0/no-audio/seed0/eval-greedy.json").read_text())
+    run_dir = tmp_path / "runs/CueMatch-v0/no-audio/seed0"
+    greedy = json.loads((run_dir / "eval-greedy.json").read_text())
     assert greedy["deterministic"] and greedy["episodes"] == 3
+    _greedy_figure_is_reused_until_the_model_changes(run_dir, [*tiny, "final_eval_episodes=3"])
     assert not data["variants"]["no-audio"][0]["deterministic"]
     assert "Why the game looks like this." in page
     unmeasured = page.split("## mmagent/Beacon-v0")[1]
     assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured
+
+
+def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: list[str]) -> None:
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import ablate
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    from mmagent.config import resolve_config
+
+    config = resolve_config("mmagent/CueMatch-v0", None, overrides, {})
+    stored = run_dir / "eval-greedy.json"
+    stored.write_text(json.dumps(json.loads(stored.read_text()) | {"episodes": 999}))
+    assert ablate.final_evaluation(run_dir, config, deterministic=True)["episodes"] == 999
+    model = run_dir / "model.zip"
+    os.utime(model, (stored.stat().st_mtime + 10,) * 2)  # retrained since: evaluate again
+    assert ablate.final_evaluation(run_dir, config, deterministic=True)["episodes"] == 3
+    assert json.loads(stored.read_text())["episodes"] == 3
 
 
 def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:
