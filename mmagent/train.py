@@ -4,8 +4,9 @@ and save a checkpoint on Ctrl-C or SIGTERM.
 
 A run directory holds ``config.yaml`` (fully resolved), ``model.zip`` (the final model),
 ``best_model.zip`` (best periodic evaluation, on validation seeds), ``checkpoints/``,
-``logs/`` (CSV, and TensorBoard when installed), ``evaluations.csv`` and ``eval.json`` (the
-final evaluation, on held-out seeds).
+``logs/`` (CSV, and TensorBoard when installed; a resumed run keeps each earlier part's CSV as
+``progress_until_<steps>.csv``), ``evaluations.csv``, ``timing.json`` (wall time, summed over
+resumed parts) and ``eval.json`` (the final evaluation, on held-out seeds).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ from mmagent.plugins import make_env as make_game
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU}
 TRAINERS: dict[str, type[PPO]] = {"fast": FastPPO, "sb3": PPO}
 """The PPO class behind each ``trainer`` config value."""
+TIMING_FILE = "timing.json"
+"""The training wall time of a run so far, summed over its resumed parts."""
 VEC_ENV_CLASSES: dict[str, type[VecEnv]] = {
     "dummy": DummyVecEnv,
     "subproc": SubprocVecEnv,
@@ -288,6 +291,7 @@ def train(
     state, and training continues up to ``config.n_timesteps`` in total.
     """
     started = time.perf_counter()
+    earlier_seconds = 0.0
     run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
     env = make_env(config)
     if resume:
@@ -300,6 +304,8 @@ def train(
             checkpoint, algorithm=TRAINERS[config.trainer], env=env, device=config.device
         )
         print(f"resuming {run_path} from {checkpoint.name} at {model.num_timesteps} steps")
+        earlier_seconds = _recorded_seconds(run_path)
+        _keep_earlier_progress_log(run_path, model.num_timesteps)
     else:
         model = build_model(config, env)
     run_path.mkdir(parents=True, exist_ok=True)
@@ -325,14 +331,8 @@ def train(
     final_checkpoint = save_atomically(model, checkpoint_path(run_path, model.num_timesteps))
     if interrupted:
         print(f"checkpoint: {final_checkpoint}\nresume with: mmagent train --resume {run_path}")
-        return TrainResult(
-            run_path,
-            final_checkpoint,
-            model.num_timesteps,
-            True,
-            time.perf_counter() - started,
-            None,
-        )
+        seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
+        return TrainResult(run_path, final_checkpoint, model.num_timesteps, True, seconds, None)
 
     model_path = save_atomically(model, run_path / MODEL_FILE)
     report = evaluate(
@@ -342,14 +342,33 @@ def train(
         episodes=config.final_eval_episodes,
         deterministic=config.eval_deterministic,
     )
-    report_data = report.to_dict() | {
-        "timesteps": model.num_timesteps,
-        "wall_seconds": time.perf_counter() - started,
-    }
+    seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
+    report_data = report.to_dict() | {"timesteps": model.num_timesteps, "wall_seconds": seconds}
     (run_path / "eval.json").write_text(json.dumps(report_data, indent=2), encoding="utf-8")
-    return TrainResult(
-        run_path, model_path, model.num_timesteps, False, time.perf_counter() - started, report
-    )
+    return TrainResult(run_path, model_path, model.num_timesteps, False, seconds, report)
+
+
+def _recorded_seconds(run_dir: Path) -> float:
+    path = run_dir / TIMING_FILE
+    if not path.is_file():
+        return 0.0
+    return float(json.loads(path.read_text(encoding="utf-8"))["wall_seconds"])
+
+
+def _record_seconds(run_dir: Path, seconds: float) -> float:
+    """Write the run's wall time so far (atomically) and return it."""
+    path = run_dir / TIMING_FILE
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps({"wall_seconds": seconds}), encoding="utf-8")
+    partial.replace(path)
+    return seconds
+
+
+def _keep_earlier_progress_log(run_dir: Path, timesteps: int) -> None:
+    """SB3's CSV logger starts ``progress.csv`` afresh: move the earlier part's aside first."""
+    log = run_dir / "logs" / "progress.csv"
+    if log.is_file():
+        log.replace(log.with_name(f"progress_until_{timesteps}.csv"))
 
 
 def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -2,10 +2,11 @@
 five fusions side by side, each evaluated on 100 held-out seeds.
 
 Each variant is a normal ``mmagent train`` run (the game's shipped config plus ``--set``
-overrides) in ``runs/ablate/<game>/<variant>/seed<k>``; finished runs are reused unless
-``--force``. Results go to ``docs/results/<game>.json``, a learning-curve PNG per game and the
-tables of ``docs/results.md`` (rebuilt from every JSON there; a ``docs/results/<game>.notes.md``
-written by hand, such as why a game was changed, is copied under its game's table).
+overrides) in ``runs/ablate/<game>/<variant>/seed<k>``; finished runs are reused and
+interrupted ones (Ctrl-C, SIGTERM) resumed, unless ``--force`` starts them afresh. Results go
+to ``docs/results/<game>.json``, a learning-curve PNG per game and the tables of
+``docs/results.md`` (rebuilt from every JSON there; a ``docs/results/<game>.notes.md`` written
+by hand, such as why a game was changed, is copied under its game's table).
 
 Usage::
 
@@ -21,16 +22,17 @@ import csv
 import json
 import os
 import platform
+import shutil
 from datetime import date
 from pathlib import Path
 
 import torch
 
-from mmagent.checkpoints import MODEL_FILE, load_model, read_run_config
+from mmagent.checkpoints import MODEL_FILE, latest_checkpoint, load_model, read_run_config
 from mmagent.config import TrainConfig, resolve_config
 from mmagent.evaluation import evaluate
 from mmagent.extractors import FUSION_NAMES
-from mmagent.train import train
+from mmagent.train import resume_config, train
 
 MODALITIES = ("image", "text", "audio")
 RESULTS_DIR = Path("docs/results")
@@ -60,12 +62,23 @@ def run_variant(
     run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / name / f"seed{seed}"
     flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
     config = resolve_config(game, None, [*args.set, *overrides], flags)
-    if (run_dir / "eval.json").is_file() and not args.force:
+    if args.force and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if (run_dir / "eval.json").is_file():
         print(f"reusing {run_dir}")
     else:
-        print(f"training {game} {name} seed {seed} for {config.n_timesteps} steps", flush=True)
-        result = train(config, run_dir)
-        print(f"  {result.evaluation.summary() if result.evaluation else 'interrupted'}")
+        # an interrupted run continues from its latest checkpoint, with the config it began with
+        resume = latest_checkpoint(run_dir) is not None
+        trained_with = resume_config(run_dir, flags) if resume else config
+        verb = "resuming" if resume else "training"
+        print(f"{verb} {game} {name} seed {seed} to {trained_with.n_timesteps} steps", flush=True)
+        result = train(trained_with, run_dir, resume=resume)
+        if result.evaluation is None:
+            raise SystemExit(
+                f"{name} seed {seed} interrupted at {result.timesteps} steps; run the same "
+                "command again to resume it"
+            )
+        print(f"  {result.evaluation.summary()}")
     report = final_evaluation(run_dir, config, deterministic=config.eval_deterministic)
     if not config.eval_deterministic:
         greedy = final_evaluation(run_dir, config, deterministic=True)

@@ -63,6 +63,20 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     greedy = json.loads((run_dir / "eval-greedy.json").read_text())
     assert greedy["deterministic"] and greedy["episodes"] == 3
     _greedy_figure_is_reused_until_the_model_changes(run_dir, [*tiny, "final_eval_episodes=3"])
+
+    # a run without its final evaluation (interrupted) is resumed, not started again
+    for name in ("eval.json", "model.zip"):
+        (tmp_path / "runs/CueMatch-v0/fused/seed0" / name).unlink()
+    printed = _run(
+        str(SCRIPTS / "ablate.py"), "mmagent/CueMatch-v0", "--timesteps", "64", "--only", "fused",
+        "--set", *tiny, "final_eval_episodes=3", "eval_deterministic=false",
+        "--runs", str(tmp_path / "runs"),
+        "--results", str(tmp_path / "results"),
+        "--page", str(tmp_path / "results.md"),
+    )  # fmt: skip
+    assert "resuming mmagent/CueMatch-v0 fused seed 0 to 64 steps" in printed
+    data = json.loads((tmp_path / "results" / "CueMatch-v0.json").read_text())
+    assert data["variants"]["fused"][0]["timesteps"] == 64
     assert not data["variants"]["no-audio"][0]["deterministic"]
     assert "Why the game looks like this." in page
     unmeasured = page.split("## mmagent/Beacon-v0")[1]

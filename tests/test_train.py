@@ -122,6 +122,7 @@ def test_eval_cli_acts_as_the_run_was_evaluated_unless_told(trained_run: Path, t
 
 def test_resume_continues_the_counter_and_the_optimizer(trained_run: Path) -> None:
     before = load_model(checkpoint_path(trained_run, 512))
+    first_seconds = json.loads((trained_run / "eval.json").read_text())["wall_seconds"]
     assert (
         main(
             ["train", "--resume", str(trained_run), "--total-timesteps", "768", "--no-progress-bar"]
@@ -130,6 +131,10 @@ def test_resume_continues_the_counter_and_the_optimizer(trained_run: Path) -> No
     )
     after = load_model(trained_run / "model.zip")
     assert after.num_timesteps == 768
+    # the wall time adds up both parts, and the first part's CSV log is kept beside the new one
+    assert json.loads((trained_run / "eval.json").read_text())["wall_seconds"] > first_seconds
+    first_log = (trained_run / "logs" / "progress_until_512.csv").read_text()
+    assert first_log.count("\n") > 1 and (trained_run / "logs" / "progress.csv").is_file()
     # 256 more steps = 4 rollouts of 64 samples, one minibatch each: 4 more Adam steps
     assert _adam_steps(after) == _adam_steps(before) + 4
 
