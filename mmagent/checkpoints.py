@@ -10,8 +10,9 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
@@ -40,6 +41,12 @@ class CorruptCheckpointError(CheckpointError, ValueError):
 
 def save_atomically(model: BaseAlgorithm, path: str | Path) -> Path:
     """Save ``model`` (weights, optimizer state, timestep counter) to ``path`` atomically."""
+    return write_atomically(path, model.save)
+
+
+def write_atomically(path: str | Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Have ``write`` fill a temporary file beside ``path``, then rename it to ``path``: a kill
+    mid-write leaves the previous file (or none), never a partial one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
@@ -47,7 +54,7 @@ def save_atomically(model: BaseAlgorithm, path: str | Path) -> Path:
     )
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            model.save(handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)  # mkstemp creates files private to the owner

@@ -41,6 +41,7 @@ from mmagent.checkpoints import (
     latest_checkpoint,
     load_model,
     save_atomically,
+    write_atomically,
 )
 from mmagent.config import (
     ConfigError,
@@ -344,7 +345,7 @@ def train(
     )
     seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
     report_data = report.to_dict() | {"timesteps": model.num_timesteps, "wall_seconds": seconds}
-    (run_path / "eval.json").write_text(json.dumps(report_data, indent=2), encoding="utf-8")
+    _write_json_atomically(run_path / "eval.json", report_data)
     return TrainResult(run_path, model_path, model.num_timesteps, False, seconds, report)
 
 
@@ -357,11 +358,13 @@ def _recorded_seconds(run_dir: Path) -> float:
 
 def _record_seconds(run_dir: Path, seconds: float) -> float:
     """Write the run's wall time so far (atomically) and return it."""
-    path = run_dir / TIMING_FILE
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps({"wall_seconds": seconds}), encoding="utf-8")
-    partial.replace(path)
+    _write_json_atomically(run_dir / TIMING_FILE, {"wall_seconds": seconds})
     return seconds
+
+
+def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
+    encoded = json.dumps(data, indent=2).encode("utf-8")
+    write_atomically(path, lambda handle: handle.write(encoded))
 
 
 def _keep_earlier_progress_log(run_dir: Path, timesteps: int) -> None:
