@@ -336,17 +336,25 @@ def train(
         return TrainResult(run_path, final_checkpoint, model.num_timesteps, True, seconds, None)
 
     model_path = save_atomically(model, run_path / MODEL_FILE)
-    report = evaluate(
-        model,
-        config.env_id,
-        env_kwargs=config.env_kwargs,
-        episodes=config.final_eval_episodes,
-        deterministic=config.eval_deterministic,
-    )
+    report = final_evaluation(model, config)
     seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
     report_data = report.to_dict() | {"timesteps": model.num_timesteps, "wall_seconds": seconds}
     _write_json_atomically(run_path / "eval.json", report_data)
     return TrainResult(run_path, model_path, model.num_timesteps, False, seconds, report)
+
+
+def final_evaluation(
+    model: PPO, config: TrainConfig, *, deterministic: bool | None = None
+) -> EvaluationReport:
+    """A run's evaluation after training: ``config.final_eval_episodes`` held-out episodes,
+    with the config's ``eval_deterministic`` unless ``deterministic`` says otherwise."""
+    return evaluate(
+        model,
+        config.env_id,
+        env_kwargs=config.env_kwargs,
+        episodes=config.final_eval_episodes,
+        deterministic=config.eval_deterministic if deterministic is None else deterministic,
+    )
 
 
 def _recorded_seconds(run_dir: Path) -> float:

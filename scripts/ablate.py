@@ -30,9 +30,8 @@ import torch
 
 from mmagent.checkpoints import MODEL_FILE, latest_checkpoint, load_model, read_run_config
 from mmagent.config import TrainConfig, resolve_config
-from mmagent.evaluation import evaluate
 from mmagent.extractors import FUSION_NAMES
-from mmagent.train import resume_config, train
+from mmagent.train import final_evaluation, resume_config, train
 
 MODALITIES = ("image", "text", "audio")
 RESULTS_DIR = Path("docs/results")
@@ -79,9 +78,9 @@ def run_variant(
                 "command again to resume it"
             )
         print(f"  {result.evaluation.summary()}")
-    report = final_evaluation(run_dir, config, deterministic=config.eval_deterministic)
+    report = run_evaluation(run_dir, config, deterministic=config.eval_deterministic)
     if not config.eval_deterministic:
-        greedy = final_evaluation(run_dir, config, deterministic=True)
+        greedy = run_evaluation(run_dir, config, deterministic=True)
         report["greedy_success_rate"] = greedy["success_rate"]
     report["curve"] = _curve(run_dir / "evaluations.csv")
     report["seed"] = seed
@@ -89,7 +88,7 @@ def run_variant(
     return report
 
 
-def final_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool) -> dict:
+def run_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool) -> dict:
     """The final model of ``run_dir`` evaluated with greedy or sampled actions.
 
     The run's ``eval.json`` when it was evaluated that way, else ``eval-greedy.json`` or
@@ -104,13 +103,8 @@ def final_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool)
     model_path = run_dir / MODEL_FILE
     if path.is_file() and path.stat().st_mtime >= model_path.stat().st_mtime:
         return json.loads(path.read_text(encoding="utf-8"))
-    model = load_model(model_path, device="cpu")
-    report = evaluate(
-        model,
-        config.env_id,
-        env_kwargs=config.env_kwargs,
-        episodes=config.final_eval_episodes,
-        deterministic=deterministic,
+    report = final_evaluation(
+        load_model(model_path, device="cpu"), config, deterministic=deterministic
     )
     print(f"  {report.summary()}", flush=True)
     data = report.to_dict() | {key: trained[key] for key in ("timesteps", "wall_seconds")}

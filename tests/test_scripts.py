@@ -94,10 +94,10 @@ def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: l
     config = resolve_config("mmagent/CueMatch-v0", None, overrides, {})
     stored = run_dir / "eval-greedy.json"
     stored.write_text(json.dumps(json.loads(stored.read_text()) | {"episodes": 999}))
-    assert ablate.final_evaluation(run_dir, config, deterministic=True)["episodes"] == 999
+    assert ablate.run_evaluation(run_dir, config, deterministic=True)["episodes"] == 999
     model = run_dir / "model.zip"
     os.utime(model, (stored.stat().st_mtime + 10,) * 2)  # retrained since: evaluate again
-    assert ablate.final_evaluation(run_dir, config, deterministic=True)["episodes"] == 3
+    assert ablate.run_evaluation(run_dir, config, deterministic=True)["episodes"] == 3
     assert json.loads(stored.read_text())["episodes"] == 3
 
 
