@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -84,11 +85,10 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
 
 
 def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: list[str]) -> None:
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import ablate
-    finally:
-        sys.path.remove(str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location("ablate", SCRIPTS / "ablate.py")
+    assert spec is not None and spec.loader is not None
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
     from mmagent.config import resolve_config
 
     config = resolve_config("mmagent/CueMatch-v0", None, overrides, {})
