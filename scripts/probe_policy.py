@@ -16,6 +16,10 @@ Usage::
     python scripts/probe_policy.py mmagent/Beacon-Easy-v0
     python scripts/probe_policy.py mmagent/Beacon-Easy-v0 \\
         --set policy_kwargs.features_extractor_kwargs.fusion=film --epochs 30
+    python scripts/probe_policy.py mmagent/Beacon-v0 --episodes 200   # then play it
+
+With ``--episodes N`` the imitating policy then plays ``N`` held-out episodes, greedy and
+sampled: agreement counts every tie the oracle broke its own way as a miss, success does not.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ import numpy as np
 import torch
 
 from mmagent.config import TrainConfig, resolve_config
-from mmagent.evaluation import EVAL_SEED_BASE
+from mmagent.evaluation import EVAL_SEED_BASE, evaluate
 from mmagent.plugins import make_env as make_game
 from mmagent.train import build_model, make_env
 
@@ -94,6 +98,12 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=5e-4, help="Adam learning rate")
     parser.add_argument("--explore", type=float, default=0.3, help="random-action probability")
     parser.add_argument("--seed", type=int, default=0, help="torch seed and first training seed")
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        default=0,
+        help="then play this many held-out episodes with the imitating policy (success rate)",
+    )
     parser.add_argument("--json", help="write the per-epoch agreement here")
     args = parser.parse_args()
 
@@ -111,7 +121,8 @@ def main() -> None:
     # one env to build the policy on; PPO's rollout sizes do not matter to the probe
     one_env = dataclasses.replace(config, n_envs=1, batch_size=config.n_steps, vec_env="dummy")
     env = make_env(one_env)
-    policy = build_model(one_env, env).policy
+    model = build_model(one_env, env)
+    policy = model.policy
     env.close()
     optimizer = torch.optim.Adam(policy.parameters(), lr=args.lr)
     train_tensors, _ = policy.obs_to_tensor(train_obs)
@@ -134,8 +145,20 @@ def main() -> None:
             f"({time.perf_counter() - started:.0f} s)",
             flush=True,
         )
+    record: dict[str, Any] = {"game": args.game, "overrides": args.set, "epochs": history}
+    if args.episodes > 0:
+        record["play"] = {}
+        for deterministic in (True, False):
+            report = evaluate(
+                model,
+                config.env_id,
+                env_kwargs=config.env_kwargs,
+                episodes=args.episodes,
+                deterministic=deterministic,
+            )
+            record["play"]["greedy" if deterministic else "sampled"] = report.to_dict()
+            print(f"imitating policy, {report.summary()}", flush=True)
     if args.json:
-        record = {"game": args.game, "overrides": args.set, "epochs": history}
         Path(args.json).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 

@@ -142,12 +142,22 @@ def test_probe_policy_imitates_the_oracle_and_writes_each_epoch(tmp_path) -> Non
     out = tmp_path / "probe.json"
     printed = _run(
         str(SCRIPTS / "probe_policy.py"), "mmagent/CueMatch-v0",
-        "--samples", "64", "--test-samples", "32", "--epochs", "2", "--json", str(out),
+        "--samples", "64", "--test-samples", "32", "--epochs", "2", "--episodes", "3",
+        "--json", str(out),
     )  # fmt: skip
-    epochs = json.loads(out.read_text())["epochs"]
+    record = json.loads(out.read_text())
+    epochs = record["epochs"]
     assert [entry["epoch"] for entry in epochs] == [1, 2]
     assert all(0.0 <= entry["held_out_agreement"] <= 1.0 for entry in epochs)
     assert "held-out agreement with the oracle" in printed
+    # then the imitating policy plays held-out episodes, greedy and sampled
+    assert {protocol: play["episodes"] for protocol, play in record["play"].items()} == {
+        "greedy": 3,
+        "sampled": 3,
+    }
+    assert record["play"]["greedy"]["deterministic"] is True
+    assert record["play"]["sampled"]["deterministic"] is False
+    assert printed.count("imitating policy, mmagent/CueMatch-v0: success") == 2
 
 
 def test_probe_policy_refuses_a_game_without_an_oracle() -> None:
