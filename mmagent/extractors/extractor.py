@@ -83,6 +83,9 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         extractor; None reads it from the building policy (False outside SB3).
     :param masked_modalities: keys or kinds masked from the start, for training ablations; kept
         in the policy kwargs, so a saved model reloads with the same mask.
+    :param layer_norm: a ``LayerNorm`` on each key's features before the fusion, so that the
+        fusion and the policy see every modality on the same scale however far training moves
+        an encoder's output (a text feature that conditions FiLM is normalised too).
     """
 
     def __init__(
@@ -99,7 +102,10 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         modality_dropout: float | Mapping[str, float] = 0.0,
         sb3_normalize_images: bool | None = None,
         masked_modalities: Iterable[str] = (),
+        layer_norm: bool = False,
     ) -> None:
+        if not isinstance(layer_norm, bool):
+            raise TypeError(f"layer_norm must be True or False, got {layer_norm!r}.")
         if sb3_normalize_images is None:
             sb3_normalize_images = bool(normalize_images_of_building_policy())
         kinds = resolve_modalities(observation_space, modalities)
@@ -158,6 +164,14 @@ class MultimodalExtractor(BaseFeaturesExtractor):
                 self._module_names[key]: nn.Parameter(torch.zeros(built[key].features_dim))
                 for key in specs
             }
+        )
+        # Only when asked for, so models saved without it keep their state dict.
+        self.layer_norms = (
+            nn.ModuleDict(
+                {self._module_names[key]: nn.LayerNorm(built[key].features_dim) for key in specs}
+            )
+            if layer_norm
+            else None
         )
         self._conditioned = frozenset(getattr(fusion_module, "conditioned_keys", ()))
         # Keys a fusion conditions (FiLM images) are encoded after the rest, which they read.
@@ -225,6 +239,8 @@ class MultimodalExtractor(BaseFeaturesExtractor):
                 encoded = encoder.project(feature_map)
             else:
                 encoded = encoder(canonical)
+            if self.layer_norms is not None:
+                encoded = self.layer_norms[self._module_names[key]](encoded)
             probability = self.dropout_probabilities.get(key, 0.0)
             if self.training and probability > 0.0:
                 dropped = torch.rand(batch_size, 1, device=encoded.device) < probability
@@ -237,7 +253,8 @@ class MultimodalExtractor(BaseFeaturesExtractor):
             f"{key}: {spec.kind}/{self.encoder_names[key]} {spec.shape}"
             for key, spec in self.specs.items()
         )
-        return f"{encoded}; fusion={self.fusion_name}; features_dim={self.features_dim}"
+        norm = "; layer_norm" if self.layer_norms is not None else ""
+        return f"{encoded}; fusion={self.fusion_name}{norm}; features_dim={self.features_dim}"
 
     def _resolve_names(self, names: Iterable[str], option: str) -> set[str]:
         if isinstance(names, str):
