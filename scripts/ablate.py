@@ -3,7 +3,9 @@ five fusions side by side, each evaluated on 100 held-out seeds.
 
 Each variant is a normal ``mmagent train`` run (the game's shipped config plus ``--set``
 overrides) in ``runs/ablate/<game>/<variant>/seed<k>``; finished runs are reused and
-interrupted ones (Ctrl-C, SIGTERM) resumed, unless ``--force`` starts them afresh. Results go
+interrupted ones (Ctrl-C, SIGTERM) resumed, unless ``--force`` starts them afresh. A run dir
+trained with another config than the variant's now (say the game's config changed since) is
+refused, naming the keys that differ, rather than reused as if it were this one. Results go
 to ``docs/results/<game>.json``, a learning-curve PNG per game and the tables of
 ``docs/results.md`` (rebuilt from every JSON there; a ``docs/results/<game>.notes.md`` written
 by hand, such as why a game was changed, is copied under its game's table).
@@ -28,12 +30,31 @@ from pathlib import Path
 
 import torch
 
-from mmagent.checkpoints import MODEL_FILE, latest_checkpoint, load_model, read_run_config
-from mmagent.config import TrainConfig, resolve_config
+from mmagent.checkpoints import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    latest_checkpoint,
+    load_model,
+    read_run_config,
+)
+from mmagent.config import TrainConfig, config_to_dict, resolve_config
 from mmagent.extractors import FUSION_NAMES
 from mmagent.train import final_evaluation, resume_config, train
 
 MODALITIES = ("image", "text", "audio")
+# Keys that change how a run is watched or evaluated, not what it learns.
+NOT_TRAINING_KEYS = frozenset(
+    {
+        "device",
+        "eval_freq",
+        "eval_episodes",
+        "final_eval_episodes",
+        "eval_deterministic",
+        "checkpoint_freq",
+        "video_freq",
+        "progress_bar",
+    }
+)
 RESULTS_DIR = Path("docs/results")
 RESULTS_PAGE = Path("docs/results.md")
 
@@ -63,7 +84,17 @@ def run_variant(
     config = resolve_config(game, None, [*args.set, *overrides], flags)
     if args.force and run_dir.exists():
         shutil.rmtree(run_dir)
-    if (run_dir / "eval.json").is_file():
+    finished = (run_dir / "eval.json").is_file()
+    changes = config_changes(run_dir, config)
+    if not finished:
+        changes.pop("n_timesteps", None)  # an interrupted run may resume to a larger budget
+    if changes:
+        raise SystemExit(
+            f"{run_dir} was trained with another config than {name} has now ("
+            + "; ".join(f"{key}: {old!r} there, {new!r} now" for key, (old, new) in changes.items())
+            + "); pass --force to train it again, or --runs DIR to keep both"
+        )
+    if finished:
         print(f"reusing {run_dir}")
     else:
         # an interrupted run continues from its latest checkpoint, with the config it began with
@@ -86,6 +117,32 @@ def run_variant(
     report["seed"] = seed
     report["trainer"] = read_run_config(run_dir).get("trainer", "sb3")  # sb3: before FastPPO
     return report
+
+
+def _flatten(config: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_changes(run_dir: Path, config: TrainConfig) -> dict[str, tuple[object, object]]:
+    """``{dotted key: (the run's value, the value now)}`` for each key that shapes training
+    (not :data:`NOT_TRAINING_KEYS`) where ``run_dir``'s saved config and ``config`` differ;
+    empty when the run dir holds no config yet. Keys the run did not record (options added
+    since it was trained) are not compared."""
+    if not (run_dir / CONFIG_FILE).is_file():
+        return {}
+    recorded = _flatten(read_run_config(run_dir))
+    now = _flatten(config_to_dict(config))
+    return {
+        key: (old, now.get(key))
+        for key, old in recorded.items()
+        if key.split(".", 1)[0] not in NOT_TRAINING_KEYS and now.get(key) != old
+    }
 
 
 def run_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool) -> dict:

@@ -80,6 +80,22 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert data["variants"]["fused"][0]["timesteps"] == 64
     assert not data["variants"]["no-audio"][0]["deterministic"]
     assert "Why the game looks like this." in page
+
+    # a run trained with another config is not passed off as this one's
+    completed = subprocess.run(
+        [
+            sys.executable, str(SCRIPTS / "ablate.py"), "mmagent/CueMatch-v0",
+            "--timesteps", "64", "--only", "fused",
+            "--set", *tiny, "final_eval_episodes=3", "eval_deterministic=false", "ent_coef=0.5",
+            "--runs", str(tmp_path / "runs"),
+            "--results", str(tmp_path / "results"),
+            "--page", str(tmp_path / "results.md"),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode != 0
+    assert "ent_coef: 0.01 there, 0.5 now" in completed.stderr
+    assert "--force" in completed.stderr
     unmeasured = page.split("## mmagent/Beacon-v0")[1]
     assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured
 
