@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import inspect
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -137,6 +138,44 @@ def check_key(key: str, source: str) -> None:
     )
 
 
+def _check_names(given: Mapping[str, Any], valid: list[str], where: str, source: str) -> None:
+    for name in given:
+        if name not in valid:
+            close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(match) for match in close)}?" if close else ""
+            raise ConfigError(
+                f"unknown key {name!r} in {where} in {source}{hint} "
+                f"(valid keys: {', '.join(sorted(valid))})"
+            )
+
+
+def _parameters(function: Callable[..., Any], fixed: tuple[str, ...]) -> list[str]:
+    return [name for name in inspect.signature(function).parameters if name not in fixed]
+
+
+def check_policy_kwargs(value: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`ConfigError` for a ``policy_kwargs`` key the SB3 actor-critic policy does
+    not take, or (with mmagent's extractor, i.e. no ``features_extractor_class``) a
+    ``features_extractor_kwargs`` key :class:`~mmagent.extractors.MultimodalExtractor` does not
+    take, suggesting the close matches; before any model is built."""
+    from stable_baselines3.common.policies import ActorCriticPolicy
+
+    from mmagent.extractors import MultimodalExtractor
+
+    fixed = ("self", "observation_space", "action_space", "lr_schedule")
+    _check_names(value, _parameters(ActorCriticPolicy.__init__, fixed), "policy_kwargs", source)
+    extractor_kwargs = value.get("features_extractor_kwargs")
+    if "features_extractor_class" in value or extractor_kwargs is None:
+        return
+    where = "policy_kwargs.features_extractor_kwargs"
+    if not isinstance(extractor_kwargs, Mapping):
+        raise ConfigError(
+            f"{where} in {source} must be a mapping, got {type(extractor_kwargs).__name__}"
+        )
+    valid = _parameters(MultimodalExtractor.__init__, fixed)
+    _check_names(extractor_kwargs, valid, where, source)
+
+
 def check_value(key: str, value: Any, source: str) -> None:
     """Raise :class:`ConfigError` when ``value`` does not fit field ``key``'s type or range."""
     expected = _type_hints()[key]
@@ -208,6 +247,8 @@ def apply_overrides(config: TrainConfig, values: Mapping[str, Any], source: str)
         current = getattr(updated, key)
         if isinstance(current, dict) and isinstance(value, dict):
             value = _deep_merge(current, value)
+        if key == "policy_kwargs":  # merged: a features_extractor_class may come from below
+            check_policy_kwargs(value, source)
         setattr(updated, key, value)
     return updated
 

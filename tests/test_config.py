@@ -49,6 +49,44 @@ def test_unknown_key_suggests_close_matches() -> None:
 
 
 @pytest.mark.parametrize(
+    ("policy_kwargs", "message"),
+    [
+        (
+            {"net_arc": [64]},
+            r"unknown key 'net_arc' in policy_kwargs in test; did you mean 'net_arch'",
+        ),
+        (
+            {"features_extractor_kwargs": {"layer_nrm": True}},
+            r"'layer_nrm' in policy_kwargs\.features_extractor_kwargs in test; "
+            r"did you mean 'layer_norm'",
+        ),
+        (
+            {"features_extractor_kwargs": [1]},
+            r"features_extractor_kwargs in test must be a mapping",
+        ),
+    ],
+)
+def test_unknown_policy_and_extractor_kwargs_are_named_before_a_model_is_built(
+    policy_kwargs, message
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(TrainConfig(), {"policy_kwargs": policy_kwargs}, "test")
+
+
+def test_extractor_kwargs_of_a_user_extractor_are_left_to_it() -> None:
+    base = apply_overrides(
+        TrainConfig(),
+        {"policy_kwargs": {"features_extractor_class": "my_game.nets:Encoder"}},
+        "config file",
+    )
+    # a later layer adds kwargs the user's class takes; mmagent's extractor's names do not apply
+    config = apply_overrides(
+        base, {"policy_kwargs": {"features_extractor_kwargs": {"depth": 3}}}, "--set"
+    )
+    assert config.policy_kwargs["features_extractor_kwargs"] == {"depth": 3}
+
+
+@pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
         ("n_envs", "four", "must be int"),
