@@ -42,6 +42,7 @@ from mmagent.extractors import FUSION_NAMES
 from mmagent.train import final_evaluation, resume_config, train
 
 MODALITIES = ("image", "text", "audio")
+EXTRACTOR_KWARGS = "policy_kwargs.features_extractor_kwargs"
 # Keys that change how a run is watched or evaluated, not what it learns.
 NOT_TRAINING_KEYS = frozenset(
     {
@@ -59,19 +60,27 @@ RESULTS_DIR = Path("docs/results")
 RESULTS_PAGE = Path("docs/results.md")
 
 
-def variants(with_masks: bool, with_fusions: bool) -> dict[str, list[str]]:
-    """Variant name → ``--set`` overrides."""
+def variants(
+    game_config: TrainConfig, with_masks: bool, with_fusions: bool
+) -> dict[str, list[str]]:
+    """Variant name → ``--set`` overrides of ``game_config`` (the game's config with the
+    command's ``--set``).
+
+    The fusion variant of the config's own fusion has no overrides: it is the fused agent, whose
+    run it reuses. The other fusions drop the config's ``fusion_kwargs``, options of its fusion.
+    """
     chosen: dict[str, list[str]] = {"fused": []}
     if with_masks:
         for modality in MODALITIES:
-            chosen[f"no-{modality}"] = [
-                f"policy_kwargs.features_extractor_kwargs.masked_modalities=[{modality}]"
-            ]
+            chosen[f"no-{modality}"] = [f"{EXTRACTOR_KWARGS}.masked_modalities=[{modality}]"]
     if with_fusions:
+        extractor_kwargs = game_config.policy_kwargs.get("features_extractor_kwargs") or {}
+        own = extractor_kwargs.get("fusion", "concat")
         for fusion in FUSION_NAMES:
-            chosen[f"fusion-{fusion}"] = [
-                f"policy_kwargs.features_extractor_kwargs.fusion={fusion}"
-            ]
+            overrides = [] if fusion == own else [f"{EXTRACTOR_KWARGS}.fusion={fusion}"]
+            if overrides and extractor_kwargs.get("fusion_kwargs"):
+                overrides.append(f"{EXTRACTOR_KWARGS}.fusion_kwargs=null")
+            chosen[f"fusion-{fusion}"] = overrides
     return chosen
 
 
@@ -79,7 +88,9 @@ def run_variant(
     game: str, name: str, overrides: list[str], seed: int, args: argparse.Namespace
 ) -> dict:
     """Train and evaluate one variant with one seed (or reuse a finished run)."""
-    run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / name / f"seed{seed}"
+    # a variant without overrides is the fused agent: one run for both
+    run_name = name if overrides else "fused"
+    run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / run_name / f"seed{seed}"
     flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
     config = resolve_config(game, None, [*args.set, *overrides], flags)
     if args.force and run_dir.exists():
@@ -304,7 +315,7 @@ def main() -> None:
     args = parser.parse_args()
     results_dir, page = Path(args.results), Path(args.page)
 
-    chosen = variants(not args.no_masks, args.fusions)
+    chosen = variants(resolve_config(args.game, None, args.set), not args.no_masks, args.fusions)
     if args.only:
         chosen = {name: chosen[name] for name in args.only}
     results_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -100,11 +101,40 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured
 
 
-def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: list[str]) -> None:
+def _load_ablate():
     spec = importlib.util.spec_from_file_location("ablate", SCRIPTS / "ablate.py")
     assert spec is not None and spec.loader is not None
     ablate = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablate)
+    return ablate
+
+
+def test_fusion_variants_drop_the_options_of_the_configs_own_fusion() -> None:
+    from mmagent.config import resolve_config
+    from mmagent.extractors import FUSION_NAMES
+    from mmagent.train import build_model, make_env
+
+    ablate = _load_ablate()
+    film = [
+        "policy_kwargs.features_extractor_kwargs.fusion=film",
+        "policy_kwargs.features_extractor_kwargs.fusion_kwargs={num_blocks: 1}",
+    ]
+    game_config = resolve_config("mmagent/CueMatch-v0", None, film)
+    chosen = ablate.variants(game_config, with_masks=False, with_fusions=True)
+    assert set(chosen) == {"fused", *(f"fusion-{fusion}" for fusion in FUSION_NAMES)}
+    assert chosen["fusion-film"] == chosen["fused"] == []  # the fused agent itself
+    for fusion in set(FUSION_NAMES) - {"film"}:
+        config = resolve_config("mmagent/CueMatch-v0", None, [*film, *chosen[f"fusion-{fusion}"]])
+        extractor_kwargs = config.policy_kwargs["features_extractor_kwargs"]
+        assert extractor_kwargs["fusion"] == fusion and extractor_kwargs["fusion_kwargs"] is None
+        one_env = dataclasses.replace(config, n_envs=1, n_steps=16, batch_size=16, device="cpu")
+        env = make_env(one_env)
+        build_model(one_env, env)  # no film option reaches another fusion
+        env.close()
+
+
+def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: list[str]) -> None:
+    ablate = _load_ablate()
     from mmagent.config import resolve_config
 
     config = resolve_config("mmagent/CueMatch-v0", None, overrides, {})
