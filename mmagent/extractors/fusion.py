@@ -188,7 +188,9 @@ class FiLMFusion(Fusion):
     """FiLM (Perez et al. 2018; BabyAI, Chevalier-Boisvert et al. 2019): the text features
     produce a per-channel scale and shift for each of ``num_blocks`` conv blocks applied to each
     image encoder's feature map, before that encoder's projection head. The conditioned image
-    features are then concatenated with every other key's features (text included).
+    features are then concatenated with every other key's features (text included). Build the
+    extractor with ``layer_norm=True``: without it the features can outgrow the policy's tanh
+    layer within a few optimiser steps.
 
     :param specs: the encoded keys; needs at least one image and one text key.
     :param encoders: their encoders (sizes; image encoders must be :class:`ImageEncoder`).
