@@ -39,7 +39,16 @@ def _vec_env(max_episode_steps: int | None = None):
     return make_vec_env(make, n_envs=N_ENVS, seed=0)
 
 
-def _model(algorithm: type[PPO], **kwargs) -> PPO:
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"),
+    ),
+]
+
+
+def _model(algorithm: type[PPO], device: str = "cpu", **kwargs) -> PPO:
     model = algorithm(
         "MultiInputPolicy",
         _vec_env(),
@@ -48,17 +57,19 @@ def _model(algorithm: type[PPO], **kwargs) -> PPO:
         n_epochs=3,
         policy_kwargs=SMALL_POLICY,
         seed=1,
-        device="cpu",
+        device=device,
         **kwargs,
     )
     model.set_logger(configure(None, [""]))
     return model
 
 
-def test_update_equals_sb3s_on_the_same_rollout() -> None:
+@pytest.mark.parametrize("device", DEVICES)
+def test_update_equals_sb3s_on_the_same_rollout(device: str) -> None:
     """One full-rollout minibatch per epoch, so the minibatch order cannot matter: the updated
-    weights and the logged statistics must match stock PPO's."""
-    reference, fast = _model(PPO), _model(FastPPO)
+    weights and the logged statistics must match stock PPO's (on a GPU too, where FastPPO's
+    rollout lives in device memory)."""
+    reference, fast = _model(PPO, device), _model(FastPPO, device)
     fast.policy.load_state_dict(reference.policy.state_dict())
     reference._setup_learn(N_STEPS * N_ENVS, callback=None)
     callback = reference._init_callback(None)
@@ -72,10 +83,10 @@ def test_update_equals_sb3s_on_the_same_rollout() -> None:
             source.actions[step],
             source.rewards[step],
             source.episode_starts[step],
-            torch.as_tensor(source.values[step]),
-            torch.as_tensor(source.log_probs[step]),
+            torch.as_tensor(source.values[step], device=device),
+            torch.as_tensor(source.log_probs[step], device=device),
         )
-    last_values = torch.tensor([0.3, -0.2])
+    last_values = torch.tensor([0.3, -0.2], device=device)
     dones = np.array([False, True])
     source.compute_returns_and_advantage(last_values, dones)
     fast.rollout_buffer.compute_returns_and_advantage(last_values, dones)
@@ -92,7 +103,7 @@ def test_update_equals_sb3s_on_the_same_rollout() -> None:
     moved = [
         not torch.equal(before, after)
         for before, after in zip(
-            _model(PPO).policy.state_dict().values(),
+            _model(PPO, device).policy.state_dict().values(),
             fast.policy.state_dict().values(),
             strict=True,
         )
@@ -147,9 +158,15 @@ class RecordLocals(BaseCallback):
         self.rollouts += 1
 
 
-def test_fast_ppo_learns_with_callbacks_and_saves_for_both_loaders(tmp_path: Path) -> None:
-    model = _model(FastPPO)
+@pytest.mark.parametrize("device", DEVICES)
+def test_fast_ppo_learns_with_callbacks_and_saves_for_both_loaders(
+    tmp_path: Path, device: str
+) -> None:
+    model = _model(FastPPO, device)
     assert isinstance(model.rollout_buffer, DeviceRolloutBuffer)
+    # the rollout is kept on the training device, frames in their own dtype
+    frames = model.rollout_buffer.observations["image"]
+    assert (frames.device.type, frames.dtype) == (device, torch.uint8)
     callback = RecordLocals()
     checks_before = Distribution._validate_args
     model.learn(4 * N_STEPS * N_ENVS, callback=callback)
@@ -165,13 +182,13 @@ def test_fast_ppo_learns_with_callbacks_and_saves_for_both_loaders(tmp_path: Pat
     observation = model.env.reset()
     expected, _ = model.predict(observation, deterministic=True)
     for algorithm in (PPO, FastPPO):
-        loaded = algorithm.load(path, env=_vec_env(), device="cpu")
+        loaded = algorithm.load(path, env=_vec_env(), device=device)
         actions, _ = loaded.predict(observation, deterministic=True)
         np.testing.assert_array_equal(actions, expected)
         assert isinstance(loaded.rollout_buffer, DeviceRolloutBuffer) == (algorithm is FastPPO)
     stock_path = tmp_path / "stock.zip"
-    PPO.load(path, device="cpu").save(stock_path)
-    resumed = FastPPO.load(stock_path, env=_vec_env(), device="cpu")
+    PPO.load(path, device=device).save(stock_path)
+    resumed = FastPPO.load(stock_path, env=_vec_env(), device=device)
     assert isinstance(resumed.rollout_buffer, DeviceRolloutBuffer)
     resumed.learn(N_STEPS * N_ENVS, reset_num_timesteps=False)
     assert resumed.num_timesteps == 5 * N_STEPS * N_ENVS
