@@ -91,7 +91,9 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
     * ``text`` — ``Box(0, V-1, (instruction_length,), int64)``, instruction token ids
       (0 padding, 1 unknown word); the sentence itself is ``info["instruction"]``;
     * ``audio`` — ``Box(-1, 1, (audio_channels, samples_per_step), float32)``, the sound the
-      game made during the step, ``samples_per_step = round(sample_rate * step_seconds)``.
+      game made during the step, ``samples_per_step = round(sample_rate * step_seconds)``;
+    * ``last_action`` (with ``observe_last_action=True``) — ``Box(0, 1, (n_actions,),
+      float32)``, the action just taken, one-hot; all zeros after ``reset``.
 
     :param render_mode: ``None``, ``"rgb_array"`` (``render()`` returns the display frame) or
         ``"human"`` (a window shows it and the step's audio plays on the speakers).
@@ -103,6 +105,9 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
     :param step_seconds: game time one step lasts; fixes the audio block length.
     :param instruction_length: token slots in ``text``.
     :param max_steps: steps after which the episode is truncated (and counts as a failure).
+    :param observe_last_action: add the ``last_action`` key: one step of memory for a
+        memoryless policy, which otherwise cannot tell that it just turned one way and repeats
+        the turn back (a left-right loop until time runs out).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 10}
@@ -123,6 +128,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         step_seconds: float = 0.1,
         instruction_length: int = 12,
         max_steps: int = 100,
+        observe_last_action: bool = False,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
@@ -145,6 +151,11 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             require_positive(name, value)
         if int(instruction_length) != instruction_length or int(max_steps) != max_steps:
             raise ValueError("instruction_length and max_steps must be whole numbers")
+        if not isinstance(observe_last_action, bool):
+            raise ValueError(
+                f"observe_last_action must be True or False, got {observe_last_action!r}"
+            )
+        self.observe_last_action = observe_last_action
         self.sample_rate = int(sample_rate)
         self.step_seconds = float(step_seconds)
         self.instruction_length = int(instruction_length)
@@ -161,18 +172,18 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             self._encode_instruction(sentence)
 
         height, width = self.image_size
-        self.observation_space = spaces.Dict(
-            {
-                "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
-                "text": spaces.Box(
-                    0, self.vocabulary.size - 1, (self.instruction_length,), np.int64
-                ),
-                "audio": spaces.Box(
-                    -1.0, 1.0, (self.mixer.channels, self.samples_per_step), np.float32
-                ),
-            }
-        )
+        keys: dict[str, spaces.Space] = {
+            "image": spaces.Box(0, 255, (height, width, 3), np.uint8),
+            "text": spaces.Box(0, self.vocabulary.size - 1, (self.instruction_length,), np.int64),
+            "audio": spaces.Box(
+                -1.0, 1.0, (self.mixer.channels, self.samples_per_step), np.float32
+            ),
+        }
+        if observe_last_action:
+            keys["last_action"] = spaces.Box(0.0, 1.0, (len(self.action_names),), np.float32)
+        self.observation_space = spaces.Dict(keys)
         self.action_space = spaces.Discrete(len(self.action_names))
+        self._last_action = np.zeros(len(self.action_names), dtype=np.float32)
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.step_seconds)}
 
         self._observation_surface = pygame.Surface((width, height))
@@ -241,6 +252,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         super().reset(seed=seed, options=options)
         self._steps = 0
         self._episode_over = False
+        self._last_action[:] = 0.0
         self.new_episode()
         observation = self._observe()
         info = self._info()
@@ -252,6 +264,8 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             raise RuntimeError("step() called on a finished episode; call reset() first")
         action_id = self._action_id(action)
         outcome = self.update(action_id)
+        self._last_action[:] = 0.0
+        self._last_action[action_id] = 1.0
         if not isinstance(outcome, StepOutcome):
             raise GameDefinitionError(
                 f"{type(self).__name__}.update() returned {outcome!r}; return a StepOutcome"
@@ -320,11 +334,14 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
                 "check the waveforms and gains it returns"
             )
         self._last_audio = audio
-        return {
+        observation = {
             "image": _surface_pixels(self._observation_surface),
             "text": self._instruction_ids.copy(),
             "audio": audio,
         }
+        if self.observe_last_action:
+            observation["last_action"] = self._last_action.copy()
+        return observation
 
     def _sound_events(self) -> list[SoundEvent]:
         """:meth:`sounds`, checked: a list of SoundEvent with 1-D float waveforms."""

@@ -113,3 +113,27 @@ def test_audio_format_is_configurable() -> None:
     ).unwrapped
     observation, _ = env.reset(seed=0)
     assert observation["audio"].shape == (1, 400)
+
+
+@pytest.mark.parametrize("game_id", GAME_IDS)
+def test_last_action_is_observed_one_hot_when_asked_for(game_id: str) -> None:
+    assert "last_action" not in gym.make(game_id).observation_space.spaces
+    env = gym.make(game_id, observe_last_action=True).unwrapped
+    n_actions = int(env.action_space.n)
+    space = env.observation_space["last_action"]
+    assert space.shape == (n_actions,) and space.dtype == np.float32
+    observation, _ = env.reset(seed=3)
+    np.testing.assert_array_equal(observation["last_action"], np.zeros(n_actions))
+    for action in (n_actions - 1, 0):
+        observation, _, terminated, truncated, _ = env.step(action)
+        assert observation in env.observation_space
+        np.testing.assert_array_equal(observation["last_action"], np.eye(n_actions)[action])
+        if terminated or truncated:
+            break
+    observation, _ = env.reset(seed=4)  # a new episode forgets the last one's action
+    np.testing.assert_array_equal(observation["last_action"], np.zeros(n_actions))
+
+
+def test_observe_last_action_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="observe_last_action must be True or False"):
+        gym.make(GAME_IDS[0], observe_last_action=1)
