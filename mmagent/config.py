@@ -12,7 +12,7 @@ import difflib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -126,25 +126,28 @@ def _type_name(expected: Any) -> str:
     return getattr(expected, "__name__", str(expected))
 
 
+def _did_you_mean(name: str, valid: Iterable[str]) -> str:
+    """``"; did you mean 'x', 'y'?"`` for the close matches of ``name``, or ``""``."""
+    close = difflib.get_close_matches(name, list(valid), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(match) for match in close)}?" if close else ""
+
+
 def check_key(key: str, source: str) -> None:
     """Raise :class:`ConfigError` for an unknown key, suggesting the close matches."""
     names = config_fields()
     if key in names:
         return
-    close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(repr(name) for name in close)}?" if close else ""
     raise ConfigError(
-        f"unknown config key {key!r} in {source}{hint} (valid keys: {', '.join(sorted(names))})"
+        f"unknown config key {key!r} in {source}{_did_you_mean(key, names)} "
+        f"(valid keys: {', '.join(sorted(names))})"
     )
 
 
 def _check_names(given: Mapping[str, Any], valid: list[str], where: str, source: str) -> None:
     for name in given:
         if name not in valid:
-            close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(repr(match) for match in close)}?" if close else ""
             raise ConfigError(
-                f"unknown key {name!r} in {where} in {source}{hint} "
+                f"unknown key {name!r} in {where} in {source}{_did_you_mean(str(name), valid)} "
                 f"(valid keys: {', '.join(sorted(valid))})"
             )
 
