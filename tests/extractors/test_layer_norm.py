@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from stable_baselines3 import PPO
 
 from mmagent.extractors import FUSION_NAMES, MultimodalExtractor
 
@@ -102,29 +101,3 @@ def test_every_fusion_builds_and_runs_with_layer_norm(fusion) -> None:
 def test_layer_norm_must_be_a_bool() -> None:
     with pytest.raises(TypeError, match="layer_norm must be True or False"):
         MultimodalExtractor(SPACE, layer_norm="yes")  # type: ignore[arg-type]
-
-
-def test_saved_model_reloads_with_its_layer_norms(make_env, tmp_path) -> None:
-    env = make_env()
-    kwargs = dict(fusion="film", encoders={"image": "impala"}, layer_norm=True)
-    model = PPO(
-        "MultiInputPolicy",
-        env,
-        n_steps=32,
-        batch_size=32,
-        n_epochs=1,
-        seed=0,
-        device="cpu",
-        policy_kwargs=dict(
-            features_extractor_class=MultimodalExtractor, features_extractor_kwargs=kwargs
-        ),
-    )
-    model.learn(32)
-    model.save(tmp_path / "model.zip")
-    loaded = PPO.load(tmp_path / "model.zip", env=env, device="cpu")
-    trained = model.policy.features_extractor.layer_norms
-    reloaded = loaded.policy.features_extractor.layer_norms
-    assert reloaded is not None
-    for key, norm in trained.items():
-        torch.testing.assert_close(reloaded[key].weight, norm.weight)
-        torch.testing.assert_close(reloaded[key].bias, norm.bias)

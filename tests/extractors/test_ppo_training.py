@@ -111,3 +111,17 @@ def test_saved_model_reloads_with_the_same_extractor(make_env, tmp_path) -> None
         expected = model.policy.get_distribution(original).distribution.logits
         actual = loaded.policy.get_distribution(original).distribution.logits
     torch.testing.assert_close(actual, expected)
+
+
+def test_saved_model_reloads_with_its_layer_norms(make_env, tmp_path) -> None:
+    env = make_env()
+    model = _small_ppo(env, fusion="film", encoders={"image": "impala"}, layer_norm=True)
+    model.learn(64)
+    model.save(tmp_path / "model.zip")
+    loaded = PPO.load(tmp_path / "model.zip", env=env, device="cpu")
+    trained = model.policy.features_extractor.layer_norms
+    reloaded = loaded.policy.features_extractor.layer_norms
+    assert reloaded is not None
+    for key, norm in trained.items():
+        torch.testing.assert_close(reloaded[key].weight, norm.weight)
+        torch.testing.assert_close(reloaded[key].bias, norm.bias)
