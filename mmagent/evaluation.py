@@ -1,10 +1,10 @@
 """Evaluate a policy on held-out seeds: success rate with a 95% interval, returns, lengths,
-a breakdown by instruction kind, and optional modality ablation."""
+a breakdown by instruction kind, how the episodes ended, and optional modality ablation."""
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
+from envs.core.game import TIME_OUT_ENDING
 from mmagent.extractors import multimodal_extractors
 
 #: Evaluation episodes use seeds from here on; training envs are seeded from small numbers,
@@ -51,6 +52,9 @@ class EvaluationReport:
     deterministic: bool
     ablated: tuple[str, ...] = ()
     by_instruction_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: episodes per ``info["ending"]`` (mmagent's games), most frequent first; for other envs
+    #: ``"success"``, ``"failure"`` or ``"time-out"``
+    endings: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -68,13 +72,27 @@ class EvaluationReport:
             f"{kind} {figures['success_rate']:.0%} (n={int(figures['episodes'])})"
             for kind, figures in sorted(self.by_instruction_kind.items())
         )
+        endings = ", ".join(f"{ending} {count}" for ending, count in self.endings.items())
         return (
             f"{self.env_id}: success {self.success_rate:.1%} "
             f"[95% CI {low:.1%}–{high:.1%}] over {self.episodes} episodes "
             f"({'greedy' if self.deterministic else 'sampled'} actions){ablated}, "
             f"return {self.mean_return:.3f}, length {self.mean_length:.1f}"
             + (f"; by instruction: {kinds}" if kinds else "")
+            + (f"; endings: {endings}" if endings else "")
         )
+
+
+def episode_ending(info: dict[str, Any], terminated: bool) -> str:
+    """How an episode ended: the game's ``info["ending"]`` when it gives one, else
+    ``"success"`` / ``"failure"`` for a terminated episode and ``"time-out"`` for a truncated
+    one."""
+    ending = info.get("ending")
+    if isinstance(ending, str) and ending:
+        return ending
+    if not terminated:
+        return TIME_OUT_ENDING
+    return "success" if info.get("is_success", False) else "failure"
 
 
 def evaluate(
@@ -111,6 +129,7 @@ def evaluate(
         for extractor in multimodal_extractors(model):
             masks.enter_context(extractor.masking(set(ablated) | extractor.masked_modalities))
     outcomes: list[tuple[bool, float, int, str | None]] = []
+    endings: Counter[str] = Counter()
     try:
         for episode in range(episodes):
             observation, info = env.reset(seed=seed_base + episode)
@@ -124,6 +143,7 @@ def evaluate(
                 if terminated or truncated:
                     break
             outcomes.append((bool(info.get("is_success", False)), total, length, kind))
+            endings[episode_ending(info, terminated)] += 1
     finally:
         masks.close()
         env.close()
@@ -151,4 +171,5 @@ def evaluate(
             }
             for kind, items in by_kind.items()
         },
+        endings=dict(endings.most_common()),
     )

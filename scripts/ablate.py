@@ -161,16 +161,19 @@ def run_evaluation(run_dir: Path, config: TrainConfig, *, deterministic: bool) -
 
     The run's ``eval.json`` when it was evaluated that way, else ``eval-greedy.json`` or
     ``eval-sampled.json``, evaluated now when missing (a run evaluated before its game's config
-    changed protocol, or the greedy figure beside a sampled one) or older than the model; it
-    keeps the run's ``timesteps`` and ``wall_seconds``.
+    changed protocol, or the greedy figure beside a sampled one), older than the model, or
+    written before reports counted the episodes' endings; it keeps the run's ``timesteps`` and
+    ``wall_seconds``.
     """
     trained = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
-    if trained["deterministic"] == deterministic:
+    if trained["deterministic"] == deterministic and "endings" in trained:
         return trained
     path = run_dir / f"eval-{'greedy' if deterministic else 'sampled'}.json"
     model_path = run_dir / MODEL_FILE
     if path.is_file() and path.stat().st_mtime >= model_path.stat().st_mtime:
-        return json.loads(path.read_text(encoding="utf-8"))
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if "endings" in cached:
+            return cached
     report = final_evaluation(
         load_model(model_path, device="cpu"), config, deterministic=deterministic
     )
@@ -242,7 +245,8 @@ def write_results_page(results_dir: Path, page: Path) -> None:
         "evaluations from 2,000,000), with the actions its game's config evaluates with",
         "(`eval_deterministic`): greedy, or sampled with the greedy figure beside it. A masked",
         'modality is hidden from the extractor during training and evaluation; "vs fused" is',
-        "the difference to the mean success of the fused agent.",
+        'the difference to the mean success of the fused agent; "endings" counts how the',
+        '100 episodes ended (the game\'s `info["ending"]`).',
         "",
     ]
     for path in sorted(results_dir.glob("*.json")):
@@ -253,8 +257,8 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             f"Measured {data['date']} on {data['machine']}.",
             "",
             "| variant | seed | trainer | env steps | actions | success | 95% CI | vs fused "
-            "| by instruction | wall time |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| by instruction | endings | wall time |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         fused = [report["success_rate"] for report in data["variants"].get("fused", [])]
         fused_mean = sum(fused) / len(fused) if fused else None
@@ -270,6 +274,9 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     f"{kind} {figures['success_rate']:.0%}"
                     for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
                 )
+                endings = ", ".join(
+                    f"{ending} {count}" for ending, count in report.get("endings", {}).items()
+                )
                 actions = (
                     "greedy"
                     if report["deterministic"]
@@ -279,6 +286,7 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     f"| {name} | {report['seed']} | {report['trainer']} | "
                     f"{report['timesteps']:,} | {actions} | "
                     f"{report['success_rate']:.0%} | {low:.0%}–{high:.0%} | {gap} | {kinds} | "
+                    f"{endings} | "
                     f"{report['wall_seconds'] / 60:.0f} min |"
                 )
         notes = path.with_suffix(".notes.md")

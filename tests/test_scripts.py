@@ -60,6 +60,9 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert data["variants"]["no-audio"][0]["episodes"] == 3
     page = (tmp_path / "results.md").read_text()
     assert "| no-audio | 0 | fast | 32 | sampled (greedy " in page and "points" in page
+    no_audio = data["variants"]["no-audio"][0]
+    assert sum(no_audio["endings"].values()) == 3
+    assert ", ".join(f"{e} {n}" for e, n in no_audio["endings"].items()) in page
     # the greedy figure beside the sampled one is an evaluation of its own, kept in the run
     run_dir = tmp_path / "runs/CueMatch-v0/no-audio/seed0"
     greedy = json.loads((run_dir / "eval-greedy.json").read_text())
@@ -145,6 +148,13 @@ def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: l
     os.utime(model, (stored.stat().st_mtime + 10,) * 2)  # retrained since: evaluate again
     assert ablate.run_evaluation(run_dir, config, deterministic=True)["episodes"] == 3
     assert json.loads(stored.read_text())["episodes"] == 3
+    # a report from before reports counted the endings is evaluated again, with them
+    trained = run_dir / "eval.json"
+    report = json.loads(trained.read_text())
+    trained.write_text(json.dumps({k: v for k, v in report.items() if k != "endings"}))
+    again = ablate.run_evaluation(run_dir, config, deterministic=False)
+    assert again["endings"] == report["endings"] and sum(again["endings"].values()) == 3
+    assert json.loads((run_dir / "eval-sampled.json").read_text())["endings"] == report["endings"]
 
 
 def test_train_script_trains_evaluates_and_saves(tmp_path) -> None:

@@ -23,7 +23,13 @@ from mmagent.checkpoints import (
     save_atomically,
 )
 from mmagent.cli import main
-from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate, wilson_interval
+from mmagent.evaluation import (
+    EVAL_SEED_BASE,
+    VALIDATION_SEED_BASE,
+    episode_ending,
+    evaluate,
+    wilson_interval,
+)
 from mmagent.extractors import multimodal_extractors
 
 TINY = [
@@ -80,7 +86,10 @@ def test_eval_cli_reports_success_with_an_interval(trained_run: Path, tmp_path, 
     report = json.loads(out.read_text())
     low, high = report["success_ci95"]
     assert report["episodes"] == 6 and low <= report["success_rate"] <= high
-    assert "95% CI" in capsys.readouterr().out
+    assert sum(report["endings"].values()) == 6
+    assert report["endings"].get("instructed pad", 0) == round(6 * report["success_rate"])
+    out = capsys.readouterr().out
+    assert "95% CI" in out and "endings: " in out
 
 
 def test_sampled_evaluation_uses_validation_seeds_while_training(tmp_path, monkeypatch) -> None:
@@ -203,6 +212,13 @@ def test_sampled_evaluation_is_reproducible_and_leaves_the_rng_alone(trained_run
         reports.append(evaluate(model, "mmagent/CueMatch-v0", episodes=8, deterministic=False))
         assert torch.equal(torch.random.get_rng_state(), state)
     assert reports[0] == reports[1] and not reports[0].deterministic
+
+
+def test_an_env_without_endings_gets_success_failure_or_time_out() -> None:
+    assert episode_ending({"is_success": True}, terminated=True) == "success"
+    assert episode_ending({}, terminated=True) == "failure"
+    assert episode_ending({"is_success": False}, terminated=False) == "time-out"
+    assert episode_ending({"ending": "fell", "is_success": False}, terminated=True) == "fell"
 
 
 def test_wilson_interval_brackets_the_rate() -> None:

@@ -53,7 +53,9 @@ class BeaconEnv(MultimodalGame):
 
     ## Termination
     Walking into a landmark ends the episode: a success if it is the target, a failure if not.
-    Truncated after ``max_steps`` steps (a failure).
+    Truncated after ``max_steps`` steps (a failure). ``info["ending"]`` says which: ``"target"``,
+    ``"target's colour, other shape"``, ``"target's shape, other colour"``, ``"other
+    landmark"`` or ``"time-out"``.
 
     ## Registered variants
     * ``mmagent/Beacon-v0`` — 7×7 arena, 6 landmarks, 4 obstacles, view radius 3 (from the
@@ -137,7 +139,8 @@ class BeaconEnv(MultimodalGame):
         state = self._require_state()
         terminated, success, self._bumped = rules.advance(state, action)
         reward = 1.0 - 0.9 * (self.elapsed_steps + 1) / self.max_steps if success else 0.0
-        return StepOutcome(reward=reward, terminated=terminated, success=success)
+        ending = rules.ending(state) if terminated else None
+        return StepOutcome(reward=reward, terminated=terminated, success=success, ending=ending)
 
     def sounds(self) -> list[SoundEvent]:
         state = self._require_state()

@@ -179,6 +179,26 @@ def advance(state: BeaconState, action: int) -> tuple[bool, bool, bool]:
     return False, False, True
 
 
+def ending(state: BeaconState) -> str:
+    """How an episode that just terminated ended: the landmark ahead, told against the target.
+
+    ``"target"``; ``"target's colour, other shape"`` (the other sounding landmark of the pair);
+    ``"target's shape, other colour"``; ``"other landmark"``.
+    """
+    code = cell_code(state.grid, step_cell(state.agent, state.heading))
+    if code < FIRST_LANDMARK_CODE:
+        raise ValueError("the agent is not facing a landmark; the episode has not ended")
+    index = code - FIRST_LANDMARK_CODE
+    if index == state.target_index:
+        return "target"
+    reached, target = state.landmarks[index], state.target
+    if reached.colour == target.colour:
+        return "target's colour, other shape"
+    if reached.shape == target.shape:
+        return "target's shape, other colour"
+    return "other landmark"
+
+
 def path_lengths(grid: np.ndarray, start: Cell) -> dict[Cell, int]:
     """Breadth-first step counts from ``start`` (any cell, a landmark too) to every floor cell
     reachable over floor."""

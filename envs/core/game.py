@@ -12,8 +12,9 @@ A game subclasses :class:`MultimodalGame` and writes only its own parts:
   :meth:`~MultimodalGame.draw_display` (the larger frame a person watches).
 
 The base turns those into a complete env: observation and action spaces, token ids, mixed
-and spatialised audio, seeding, a time limit, ``info["is_success"]`` at the end of every
-episode, ``rgb_array`` and ``human`` rendering (a window with the same sound the agent hears).
+and spatialised audio, seeding, a time limit, ``info["is_success"]`` and ``info["ending"]``
+at the end of every episode, ``rgb_array`` and ``human`` rendering (a window with the same
+sound the agent hears).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from envs.core.window import HumanWindow
 
 ObsDict = dict[str, np.ndarray]
 
+#: ``info["ending"]`` of an episode cut off by the time limit.
+TIME_OUT_ENDING = "time-out"
+
 CAPTION_HEIGHT_FRACTION = 0.09
 CAPTION_BACKGROUND = (24, 24, 28)
 CAPTION_COLOUR = (235, 235, 235)
@@ -45,11 +49,15 @@ class StepOutcome:
     :param reward: the step's reward.
     :param terminated: the episode ended by the game's rules (goal reached or failed).
     :param success: whether the episode was won; read when it ends (a time-out is a failure).
+    :param ending: how the episode ended, in a few words (``"wrong pad"``), read when it is
+        terminated; it becomes ``info["ending"]``, which evaluation counts. Left out, the base
+        says ``"success"`` or ``"failure"``; a time-out is always ``"time-out"``.
     """
 
     reward: SupportsFloat = 0.0
     terminated: bool = False
     success: bool = False
+    ending: str | None = None
 
 
 class GameDefinitionError(RuntimeError):
@@ -270,6 +278,12 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             raise GameDefinitionError(
                 f"{type(self).__name__}.update() returned {outcome!r}; return a StepOutcome"
             )
+        ending = outcome.ending
+        if ending is not None and not (isinstance(ending, str) and ending):
+            raise GameDefinitionError(
+                f"{type(self).__name__}.update() returned a StepOutcome with ending="
+                f"{ending!r}; give a non-empty str or leave it out"
+            )
         self._steps += 1
         terminated = bool(outcome.terminated)
         truncated = not terminated and self._steps >= self.max_steps
@@ -278,6 +292,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         if terminated or truncated:
             self._episode_over = True
             info["is_success"] = bool(outcome.success) and terminated
+            info["ending"] = self._ending(outcome) if terminated else TIME_OUT_ENDING
         self._present()
         return observation, float(outcome.reward), terminated, truncated, info
 
@@ -379,6 +394,12 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
                 f"{type(self).__name__}.listener() returned {listener!r}; return a Listener"
             )
         return listener
+
+    @staticmethod
+    def _ending(outcome: StepOutcome) -> str:
+        if outcome.ending is None:
+            return "success" if outcome.success else "failure"
+        return outcome.ending
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"instruction": self._instruction_text}

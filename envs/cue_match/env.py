@@ -53,7 +53,9 @@ class CueMatchEnv(MultimodalGame):
 
     ## Termination
     Any press ends the episode (a press before the cue comes on is a false start and fails).
-    Truncated after ``max_steps`` steps without a press (a failure).
+    Truncated after ``max_steps`` steps without a press (a failure). ``info["ending"]`` says
+    which: ``"instructed pad"``, ``"other cue's pad"``, ``"unlit, silent pad"``, ``"false
+    start"`` or ``"time-out"``.
 
     ## Registered variants
     * ``mmagent/CueMatch-v0`` — 5 pads, cue delay 0–3 steps, 12 steps.
@@ -122,8 +124,10 @@ class CueMatchEnv(MultimodalGame):
         return self._require_state().cue_kind
 
     def update(self, action: int) -> StepOutcome:
-        reward, terminated, success = rules.press(self._require_state(), action)
-        return StepOutcome(reward=reward, terminated=terminated, success=success)
+        state = self._require_state()
+        ending = rules.ending(state, action) if action != rules.WAIT_ACTION else None
+        reward, terminated, success = rules.press(state, action)
+        return StepOutcome(reward=reward, terminated=terminated, success=success, ending=ending)
 
     def sounds(self) -> list[SoundEvent]:
         state = self._require_state()

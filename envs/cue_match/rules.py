@@ -76,6 +76,24 @@ def press(state: CueMatchState, action: int) -> tuple[float, bool, bool]:
     return (1.0 if success else 0.0), True, success
 
 
+def ending(state: CueMatchState, action: int) -> str:
+    """How pressing ``action`` ends the episode, told before :func:`press` applies it.
+
+    ``"instructed pad"``; ``"other cue's pad"`` (the lit pad when told to follow the tone, or
+    the other way round); ``"unlit, silent pad"``; ``"false start"`` (before the cue).
+    """
+    if action == WAIT_ACTION:
+        raise ValueError("waiting does not end the episode")
+    if not state.cue_on:
+        return "false start"
+    pad = action - 1
+    if pad == state.target_pad:
+        return "instructed pad"
+    if pad in (state.lit_pad, state.tone_pad):
+        return "other cue's pad"
+    return "unlit, silent pad"
+
+
 def oracle_action(state: CueMatchState) -> int:
     """The action of a player who sees the state: wait for the cue, then press the target."""
     return state.target_pad + 1 if state.cue_on else WAIT_ACTION

@@ -50,6 +50,40 @@ def test_reaching_target_succeeds_and_other_landmark_fails() -> None:
     assert rules.advance(state, rules.FORWARD) == (True, False, False)
 
 
+def test_an_ending_tells_the_landmark_reached_against_the_target() -> None:
+    looks = [("red", "ball"), ("red", "box"), ("blue", "ball"), ("green", "cone")]
+    cells = [(2, 0), (0, 2), (4, 2), (2, 4)]  # north, west, east, south of the centre
+    landmarks = [rules.Landmark(cell, c, s) for cell, (c, s) in zip(cells, looks, strict=True)]
+    endings = {}
+    for heading, cell in zip((0, 3, 1, 2), ((2, 1), (1, 2), (3, 2), (2, 3)), strict=True):
+        state = _state(agent=cell, heading=heading, landmarks=landmarks, target=0)
+        assert rules.advance(state, rules.FORWARD)[0]
+        endings[heading] = rules.ending(state)
+    assert endings == {
+        0: "target",
+        3: "target's colour, other shape",
+        1: "target's shape, other colour",
+        2: "other landmark",
+    }
+    with pytest.raises(ValueError, match="not facing a landmark"):
+        rules.ending(_state(agent=(2, 2), heading=1, landmarks=landmarks))
+
+
+def test_the_env_reports_how_each_episode_ended() -> None:
+    env = BeaconEnv(arena_size=5, n_landmarks=4, n_obstacles=0, view_radius=4, max_steps=3)
+    env.reset(seed=0)
+    for _ in range(3):
+        *_, terminated, truncated, info = env.step(rules.TURN_LEFT)
+    assert truncated and not terminated and info["ending"] == "time-out"
+    env = BeaconEnv(arena_size=5, n_landmarks=4, n_obstacles=0, view_radius=4)
+    for seed in range(5):
+        env.reset(seed=seed)
+        terminated = truncated = False
+        while not (terminated or truncated):
+            *_, terminated, truncated, info = env.step(rules.oracle_action(env.state))
+        assert terminated and info["is_success"] and info["ending"] == "target"
+
+
 def test_layouts_keep_every_landmark_reachable() -> None:
     rng = np.random.default_rng(0)
     for _ in range(100):

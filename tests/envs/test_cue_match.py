@@ -27,6 +27,36 @@ def test_press_before_the_cue_is_a_false_start() -> None:
     assert rules.press(state, 2) == (0.0, True, False)
 
 
+@pytest.mark.parametrize("kind", rules.CUE_KINDS)
+def test_an_ending_names_which_pad_was_pressed(kind: str) -> None:
+    right, other = (1, 3) if kind == rules.LIGHT else (3, 1)  # lit pad 1, tone pad 3
+    assert rules.ending(_state(kind), right + 1) == "instructed pad"
+    assert rules.ending(_state(kind), other + 1) == "other cue's pad"
+    assert rules.ending(_state(kind), 0 + 1) == "unlit, silent pad"
+    assert rules.ending(_state(kind, delay=1), right + 1) == "false start"
+    with pytest.raises(ValueError, match="waiting"):
+        rules.ending(_state(kind), rules.WAIT_ACTION)
+
+
+def test_the_env_reports_how_each_episode_ended() -> None:
+    env = CueMatchEnv()
+    env.reset(seed=0)
+    truncated = False
+    while not truncated:
+        *_, truncated, info = env.step(rules.WAIT_ACTION)
+    assert info["ending"] == "time-out" and not info["is_success"]
+    for pad, ending in (("target_pad", "instructed pad"), ("distractor", "other cue's pad")):
+        env.reset(seed=1)
+        state = env.state
+        while not state.cue_on:
+            env.step(rules.WAIT_ACTION)
+        distractor = state.tone_pad if state.cue_kind == rules.LIGHT else state.lit_pad
+        pressed = state.target_pad if pad == "target_pad" else distractor
+        *_, info = env.step(pressed + 1)
+        assert info["ending"] == ending
+        assert info["is_success"] == (ending == "instructed pad")
+
+
 def test_lit_and_sounding_pads_always_differ() -> None:
     rng = np.random.default_rng(0)
     states = [rules.new_state(rng, 5, 3, 3) for _ in range(500)]

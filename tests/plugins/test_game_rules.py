@@ -107,3 +107,33 @@ def test_a_waveform_that_is_not_1d_float_names_sounds(waveform) -> None:
     game = Probe(waveform=waveform)
     with pytest.raises(GameDefinitionError, match=r"Probe\.sounds\(\) item 0"):
         game.reset(seed=0)
+
+
+def test_an_episode_says_how_it_ended() -> None:
+    game = Probe(max_steps=2)
+    game.reset(seed=0)
+    assert "ending" not in game.step(0)[4]  # not over yet
+    assert game.step(0)[4]["ending"] == "time-out"
+    game.reset(seed=0)
+    assert game.step(1)[4]["ending"] == "success"  # the default for a StepOutcome without one
+
+    class Telling(Probe):
+        def update(self, action: int) -> StepOutcome:
+            return StepOutcome(terminated=True, ending="fell in the pit")
+
+    game = Telling()
+    game.reset(seed=0)
+    info = game.step(1)[4]
+    assert info["ending"] == "fell in the pit" and not info["is_success"]
+
+
+@pytest.mark.parametrize("ending", ["", 3])
+def test_an_ending_must_be_a_non_empty_str(ending: Any) -> None:
+    class Mumbling(Probe):
+        def update(self, action: int) -> StepOutcome:
+            return StepOutcome(terminated=True, ending=ending)
+
+    game = Mumbling()
+    game.reset(seed=0)
+    with pytest.raises(GameDefinitionError, match=r"Mumbling\.update\(\).*ending="):
+        game.step(1)
