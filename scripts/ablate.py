@@ -274,8 +274,10 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     f"{kind} {figures['success_rate']:.0%}"
                     for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
                 )
-                endings = ", ".join(
-                    f"{ending} {count}" for ending, count in report.get("endings", {}).items()
+                endings = (
+                    ", ".join(f"{ending} {n}" for ending, n in report["endings"].items())
+                    if "endings" in report
+                    else "—"  # evaluated before reports counted them
                 )
                 actions = (
                     "greedy"

@@ -54,8 +54,8 @@ class BeaconEnv(MultimodalGame):
     ## Termination
     Walking into a landmark ends the episode: a success if it is the target, a failure if not.
     Truncated after ``max_steps`` steps (a failure). ``info["ending"]`` says which: ``"target"``,
-    ``"target's colour, other shape"``, ``"target's shape, other colour"``, ``"other
-    landmark"`` or ``"time-out"``.
+    ``"wrong shape"`` (the target's colour in another shape), ``"wrong colour"`` (the target's
+    shape in another colour), ``"other landmark"`` or ``"time-out"``.
 
     ## Registered variants
     * ``mmagent/Beacon-v0`` — 7×7 arena, 6 landmarks, 4 obstacles, view radius 3 (from the

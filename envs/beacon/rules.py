@@ -182,8 +182,9 @@ def advance(state: BeaconState, action: int) -> tuple[bool, bool, bool]:
 def ending(state: BeaconState) -> str:
     """How an episode that just terminated ended: the landmark ahead, told against the target.
 
-    ``"target"``; ``"target's colour, other shape"`` (the other sounding landmark of the pair);
-    ``"target's shape, other colour"``; ``"other landmark"``.
+    ``"target"``; ``"wrong shape"`` (the target's colour in another shape: the other
+    sounding landmark); ``"wrong colour"`` (the target's shape in another colour); ``"other
+    landmark"`` (neither).
     """
     code = cell_code(state.grid, step_cell(state.agent, state.heading))
     if code < FIRST_LANDMARK_CODE:
@@ -193,9 +194,9 @@ def ending(state: BeaconState) -> str:
         return "target"
     reached, target = state.landmarks[index], state.target
     if reached.colour == target.colour:
-        return "target's colour, other shape"
+        return "wrong shape"
     if reached.shape == target.shape:
-        return "target's shape, other colour"
+        return "wrong colour"
     return "other landmark"
 
 

@@ -54,8 +54,8 @@ class CueMatchEnv(MultimodalGame):
     ## Termination
     Any press ends the episode (a press before the cue comes on is a false start and fails).
     Truncated after ``max_steps`` steps without a press (a failure). ``info["ending"]`` says
-    which: ``"instructed pad"``, ``"other cue's pad"``, ``"unlit, silent pad"``, ``"false
-    start"`` or ``"time-out"``.
+    which: ``"instructed pad"``, ``"other cue's pad"``, ``"uncued pad"``, ``"false start"``
+    or ``"time-out"``.
 
     ## Registered variants
     * ``mmagent/CueMatch-v0`` — 5 pads, cue delay 0–3 steps, 12 steps.

@@ -80,7 +80,7 @@ def ending(state: CueMatchState, action: int) -> str:
     """How pressing ``action`` ends the episode, told before :func:`press` applies it.
 
     ``"instructed pad"``; ``"other cue's pad"`` (the lit pad when told to follow the tone, or
-    the other way round); ``"unlit, silent pad"``; ``"false start"`` (before the cue).
+    the other way round); ``"uncued pad"``; ``"false start"`` (before the cue).
     """
     if action == WAIT_ACTION:
         raise ValueError("waiting does not end the episode")
@@ -91,7 +91,7 @@ def ending(state: CueMatchState, action: int) -> str:
         return "instructed pad"
     if pad in (state.lit_pad, state.tone_pad):
         return "other cue's pad"
-    return "unlit, silent pad"
+    return "uncued pad"
 
 
 def oracle_action(state: CueMatchState) -> int:

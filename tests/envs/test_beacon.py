@@ -61,8 +61,8 @@ def test_an_ending_tells_the_landmark_reached_against_the_target() -> None:
         endings[heading] = rules.ending(state)
     assert endings == {
         0: "target",
-        3: "target's colour, other shape",
-        1: "target's shape, other colour",
+        3: "wrong shape",
+        1: "wrong colour",
         2: "other landmark",
     }
     with pytest.raises(ValueError, match="not facing a landmark"):

@@ -32,7 +32,7 @@ def test_an_ending_names_which_pad_was_pressed(kind: str) -> None:
     right, other = (1, 3) if kind == rules.LIGHT else (3, 1)  # lit pad 1, tone pad 3
     assert rules.ending(_state(kind), right + 1) == "instructed pad"
     assert rules.ending(_state(kind), other + 1) == "other cue's pad"
-    assert rules.ending(_state(kind), 0 + 1) == "unlit, silent pad"
+    assert rules.ending(_state(kind), 0 + 1) == "uncued pad"
     assert rules.ending(_state(kind, delay=1), right + 1) == "false start"
     with pytest.raises(ValueError, match="waiting"):
         rules.ending(_state(kind), rules.WAIT_ACTION)
