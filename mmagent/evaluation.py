@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 
-from envs.core.game import TIME_OUT_ENDING
+from envs.core.game import default_ending
 from mmagent.extractors import multimodal_extractors
 
 #: Evaluation episodes use seeds from here on; training envs are seeded from small numbers,
@@ -72,7 +72,7 @@ class EvaluationReport:
             f"{kind} {figures['success_rate']:.0%} (n={int(figures['episodes'])})"
             for kind, figures in sorted(self.by_instruction_kind.items())
         )
-        endings = ", ".join(f"{ending} {count}" for ending, count in self.endings.items())
+        endings = format_endings(self.endings)
         return (
             f"{self.env_id}: success {self.success_rate:.1%} "
             f"[95% CI {low:.1%}–{high:.1%}] over {self.episodes} episodes "
@@ -90,9 +90,12 @@ def episode_ending(info: dict[str, Any], terminated: bool) -> str:
     ending = info.get("ending")
     if isinstance(ending, str) and ending:
         return ending
-    if not terminated:
-        return TIME_OUT_ENDING
-    return "success" if info.get("is_success", False) else "failure"
+    return default_ending(terminated, bool(info.get("is_success", False)))
+
+
+def format_endings(endings: dict[str, int]) -> str:
+    """``"target 93, time-out 5"``: the episodes per ending, as a report lists them."""
+    return ", ".join(f"{ending} {count}" for ending, count in endings.items())
 
 
 def evaluate(

@@ -38,6 +38,7 @@ from mmagent.checkpoints import (
     read_run_config,
 )
 from mmagent.config import TrainConfig, config_to_dict, resolve_config
+from mmagent.evaluation import format_endings
 from mmagent.extractors import FUSION_NAMES
 from mmagent.train import final_evaluation, resume_config, train
 
@@ -275,7 +276,7 @@ def write_results_page(results_dir: Path, page: Path) -> None:
                     for kind, figures in sorted(report.get("by_instruction_kind", {}).items())
                 )
                 endings = (
-                    ", ".join(f"{ending} {n}" for ending, n in report["endings"].items())
+                    format_endings(report["endings"])
                     if "endings" in report
                     else "—"  # evaluated before reports counted them
                 )

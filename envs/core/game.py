@@ -37,6 +37,15 @@ ObsDict = dict[str, np.ndarray]
 #: ``info["ending"]`` of an episode cut off by the time limit.
 TIME_OUT_ENDING = "time-out"
 
+
+def default_ending(terminated: bool, success: bool) -> str:
+    """``info["ending"]`` of an episode whose game names none: ``"success"`` or ``"failure"``
+    when it was terminated, :data:`TIME_OUT_ENDING` when it was cut off."""
+    if not terminated:
+        return TIME_OUT_ENDING
+    return "success" if success else "failure"
+
+
 CAPTION_HEIGHT_FRACTION = 0.09
 CAPTION_BACKGROUND = (24, 24, 28)
 CAPTION_COLOUR = (235, 235, 235)
@@ -291,8 +300,10 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         info = self._info()
         if terminated or truncated:
             self._episode_over = True
-            info["is_success"] = bool(outcome.success) and terminated
-            info["ending"] = self._ending(outcome) if terminated else TIME_OUT_ENDING
+            success = bool(outcome.success) and terminated
+            info["is_success"] = success
+            named = terminated and outcome.ending is not None
+            info["ending"] = outcome.ending if named else default_ending(terminated, success)
         self._present()
         return observation, float(outcome.reward), terminated, truncated, info
 
@@ -394,12 +405,6 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
                 f"{type(self).__name__}.listener() returned {listener!r}; return a Listener"
             )
         return listener
-
-    @staticmethod
-    def _ending(outcome: StepOutcome) -> str:
-        if outcome.ending is None:
-            return "success" if outcome.success else "failure"
-        return outcome.ending
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"instruction": self._instruction_text}
