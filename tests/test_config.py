@@ -22,7 +22,7 @@ from mmagent.train import build_model, make_env
 def test_default_is_the_quickest_game_with_its_shipped_config() -> None:
     config = resolve_config()
     assert config.env_id == "mmagent/CueMatch-v0"
-    assert config.policy_kwargs["features_extractor_kwargs"]["fusion"] == "concat"
+    assert config.policy_kwargs["features_extractor_kwargs"]["fusion"] == "film"
 
 
 def test_layers_override_in_order(tmp_path) -> None:
@@ -31,14 +31,15 @@ def test_layers_override_in_order(tmp_path) -> None:
     config = resolve_config(
         "mmagent/CueMatch-v0",
         user,
-        ["n_steps=24", "policy_kwargs.features_extractor_kwargs.fusion=film"],
+        ["n_steps=24", "policy_kwargs.features_extractor_kwargs.fusion=sum"],
         {"seed": 7, "n_envs": None},
     )
     assert (config.n_envs, config.n_steps, config.seed) == (3, 24, 7)
     assert config.policy_kwargs["net_arch"] == [32]
-    # nested mappings merge: the shipped audio encoder survives the fusion override
+    # nested mappings merge: the shipped audio encoder and layer norm survive the fusion override
     assert config.policy_kwargs["features_extractor_kwargs"] == {
-        "fusion": "film",
+        "fusion": "sum",
+        "layer_norm": True,
         "encoders": {"audio": "logmel"},
     }
 
