@@ -8,17 +8,18 @@ command-line flags. Unknown keys name close matches; wrong types name the expect
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from mmagent.suggestions import did_you_mean
 
 DEFAULT_ENV_ID = "mmagent/CueMatch-v0"
 SCHEDULE_KINDS = ("lin",)
@@ -126,19 +127,13 @@ def _type_name(expected: Any) -> str:
     return getattr(expected, "__name__", str(expected))
 
 
-def _did_you_mean(name: str, valid: Iterable[str]) -> str:
-    """``"; did you mean 'x', 'y'?"`` for the close matches of ``name``, or ``""``."""
-    close = difflib.get_close_matches(name, list(valid), n=3, cutoff=0.6)
-    return f"; did you mean {', '.join(repr(match) for match in close)}?" if close else ""
-
-
 def check_key(key: str, source: str) -> None:
     """Raise :class:`ConfigError` for an unknown key, suggesting the close matches."""
     names = config_fields()
     if key in names:
         return
     raise ConfigError(
-        f"unknown config key {key!r} in {source}{_did_you_mean(key, names)} "
+        f"unknown config key {key!r} in {source}{did_you_mean(key, names)} "
         f"(valid keys: {', '.join(sorted(names))})"
     )
 
@@ -147,7 +142,7 @@ def _check_names(given: Mapping[str, Any], valid: list[str], where: str, source:
     for name in given:
         if name not in valid:
             raise ConfigError(
-                f"unknown key {name!r} in {where} in {source}{_did_you_mean(str(name), valid)} "
+                f"unknown key {name!r} in {where} in {source}{did_you_mean(str(name), valid)} "
                 f"(valid keys: {', '.join(sorted(valid))})"
             )
 

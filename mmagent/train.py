@@ -149,6 +149,19 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
             f"batch_size {config.batch_size} exceeds the rollout size n_steps × n_envs = "
             f"{config.n_steps * config.n_envs}; lower batch_size or raise n_steps/n_envs"
         )
+    try:
+        return _new_model(config, env)
+    except (ValueError, TypeError, KeyError) as error:
+        if not isinstance(error, ConfigError) and config.policy_kwargs:
+            # the policy builds its features extractor from policy_kwargs: say where to look
+            raise ConfigError(
+                "the policy could not be built from policy_kwargs (docs/extractor.md lists "
+                f"features_extractor_kwargs): {error}"
+            ) from error
+        raise
+
+
+def _new_model(config: TrainConfig, env: VecEnv) -> PPO:
     return TRAINERS[config.trainer](
         config.policy,
         env,

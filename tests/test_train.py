@@ -234,6 +234,16 @@ def test_unknown_env_and_config_key_are_reported(tmp_path, capsys) -> None:
     assert "did you mean 'n_envs'" in capsys.readouterr().err
 
 
+def test_an_extractor_option_the_policy_refuses_is_a_config_error(tmp_path, capsys) -> None:
+    run_dir = tmp_path / "x"
+    mistyped = "policy_kwargs.features_extractor_kwargs.fusion=flim"
+    assert main(["train", "--set", mistyped, "--run-dir", str(run_dir), *TINY]) == 2
+    error = capsys.readouterr().err
+    assert "could not be built from policy_kwargs" in error
+    assert "unknown fusion 'flim' (did you mean 'film'?)" in error
+    assert "Traceback" not in error
+
+
 def test_sigterm_saves_a_checkpoint_and_exits(tmp_path) -> None:
     run_dir = tmp_path / "killed"
     command = [

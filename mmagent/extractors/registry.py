@@ -17,6 +17,10 @@ from typing import TypeVar
 from torch import nn
 
 from mmagent.extractors.modalities import MODALITY_KINDS
+from mmagent.suggestions import did_you_mean
+
+SUGGESTION = " (did you mean {}?)"
+"""How an unknown name's close matches are suggested."""
 
 EncoderFactory = Callable[..., nn.Module]
 """Called as ``factory(spec, **encoder_kwargs)``; returns a module with an int ``features_dim``."""
@@ -99,9 +103,10 @@ def resolve_encoder(kind: str, choice: EncoderChoice) -> tuple[str, EncoderFacto
     if ":" in choice:
         return choice, _import_factory(choice, f"{kind} encoder")
     if choice not in ENCODERS[kind]:
+        hint = did_you_mean(choice, ENCODERS[kind], SUGGESTION)
         raise ValueError(
-            f"unknown {kind} encoder {choice!r}; choose one of {list(ENCODERS[kind])}, pass a "
-            f"class or 'module.path:Class', or register one with "
+            f"unknown {kind} encoder {choice!r}{hint}; choose one of {list(ENCODERS[kind])}, "
+            f"pass a class or 'module.path:Class', or register one with "
             f"register_encoder({kind!r}, {choice!r}, YourEncoder)."
         )
     return choice, ENCODERS[kind][choice]
@@ -115,7 +120,8 @@ def resolve_fusion(choice: FusionChoice) -> tuple[str, FusionFactory]:
         return choice, _import_factory(choice, "fusion")
     if choice not in FUSIONS:
         raise ValueError(
-            f"unknown fusion {choice!r}; choose one of {list(FUSIONS)}, pass a class or "
+            f"unknown fusion {choice!r}{did_you_mean(choice, FUSIONS, SUGGESTION)}; choose one of "
+            f"{list(FUSIONS)}, pass a class or "
             f"'module.path:Class', or register one with register_fusion({choice!r}, YourFusion)."
         )
     return choice, FUSIONS[choice]

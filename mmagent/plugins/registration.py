@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import re
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 import gymnasium as gym
 
 from mmagent.plugins.errors import GameRegistrationError
+from mmagent.suggestions import close_matches
 
 GAME_ID_PATTERN = re.compile(
     r"^(?P<namespace>[A-Za-z_][\w.-]*)/(?P<name>[A-Za-z][\w.-]*?)-v(?P<version>\d+)$"
@@ -88,7 +88,7 @@ def resolve_env_spec(spec: str) -> str:
     if spec in gym.registry:
         return spec
     if ":" not in spec:
-        close = difflib.get_close_matches(spec, list(gym.registry), n=3, cutoff=0.6)
+        close = close_matches(spec, gym.registry)
         hint = f"did you mean {', '.join(close)}? " if close else ""
         raise GameRegistrationError(
             f"unknown env id {spec!r}; {hint}registered mmagent games: "

@@ -89,6 +89,20 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
         ),
         pytest.param(
             _space(),
+            {"encoders": {"image": "natur"}},
+            ValueError,
+            r"unknown image encoder 'natur' \(did you mean 'nature'\?\); choose one of",
+            id="mistyped-encoder",
+        ),
+        pytest.param(
+            _space(),
+            {"fusion": "flim"},
+            ValueError,
+            r"unknown fusion 'flim' \(did you mean 'film'\?\); choose one of",
+            id="mistyped-fusion",
+        ),
+        pytest.param(
+            _space(),
             {"encoders": {"video": "nature"}},
             KeyError,
             r"encoders names 'video'.*use one of",
