@@ -43,6 +43,10 @@ from mmagent.extractors import FUSION_NAMES
 from mmagent.train import final_evaluation, resume_config, train
 
 MODALITIES = ("image", "text", "audio")
+FUSED_TARGET = 0.95
+"""The success the fused agent must reach on the held-out seeds."""
+MASK_GAP = 0.30
+"""How far below the fused agent's mean success each masked agent must fall."""
 EXTRACTOR_KWARGS = "policy_kwargs.features_extractor_kwargs"
 # Keys that change how a run is watched or evaluated, not what it learns.
 NOT_TRAINING_KEYS = frozenset(
@@ -235,6 +239,49 @@ def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
     plt.close(figure)
 
 
+def _mean_success(reports: list[dict]) -> float:
+    return sum(report["success_rate"] for report in reports) / len(reports)
+
+
+def summary_row(data: dict) -> str:
+    """One game's line of the summary table: the fused agent's success per seed, each masked
+    agent's distance below it, the fusions measured, and whether the targets are met."""
+    variants = data["variants"]
+    fused = variants.get("fused", [])
+    rates = ", ".join(f"{report['success_rate']:.0%}" for report in fused) or "—"
+    reached = sum(report["success_rate"] >= FUSED_TARGET for report in fused)
+    if not fused:
+        meets_target = "not measured"
+    elif reached == len(fused):
+        meets_target = "yes"
+    else:
+        meets_target = f"{reached} of {len(fused)} seeds" if reached else "no"
+    masked = [f"no-{modality}" for modality in MODALITIES if f"no-{modality}" in variants]
+    gaps = {name: _mean_success(fused) - _mean_success(variants[name]) for name in masked if fused}
+    masks = (
+        ", ".join(
+            f"{name} {_mean_success(variants[name]):.0%}"
+            + (f" ({-gaps[name] * 100:+.0f})" if name in gaps else "")
+            for name in masked
+        )
+        or "—"
+    )
+    if len(gaps) < len(MODALITIES):
+        meets_gap = f"{len(gaps)} of {len(MODALITIES)} measured"
+    else:
+        # rounded as the table shows them, so that "-30 points" counts as 30 below
+        meets_gap = "yes" if all(round(gap, 2) >= MASK_GAP for gap in gaps.values()) else "no"
+    fusions = (
+        ", ".join(
+            f"{name.removeprefix('fusion-')} {_mean_success(reports):.0%}"
+            for name, reports in variants.items()
+            if name.startswith("fusion-")
+        )
+        or "—"
+    )
+    return f"| {data['game']} | {rates} | {meets_target} | {masks} | {meets_gap} | {fusions} |"
+
+
 def write_results_page(results_dir: Path, page: Path) -> None:
     """Rebuild the results page from every ``<results_dir>/*.json``, then list the games that
     have only a ``*.notes.md`` as not measured yet."""
@@ -250,8 +297,24 @@ def write_results_page(results_dir: Path, page: Path) -> None:
         '100 episodes ended (the game\'s `info["ending"]`).',
         "",
     ]
-    for path in sorted(results_dir.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
+    datasets = [
+        (path, json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(results_dir.glob("*.json"))
+    ]
+    lines += [
+        "## Summary",
+        "",
+        f"The targets: the fused agent reaches {FUSED_TARGET:.0%} with every seed; each agent",
+        f"with one modality masked falls {MASK_GAP * 100:.0f} or more points below its mean (in",
+        "brackets).",
+        "",
+        f"| game | fused, per seed | fused ≥ {FUSED_TARGET:.0%} | masked (points vs fused) "
+        f"| masks ≥ {MASK_GAP * 100:.0f} below | fusions |",
+        "|---|---|---|---|---|---|",
+        *(summary_row(data) for _, data in datasets),
+        "",
+    ]
+    for path, data in datasets:
         lines += [
             f"## {data['game']}",
             "",

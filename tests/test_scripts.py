@@ -84,6 +84,7 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert data["variants"]["fused"][0]["timesteps"] == 64
     assert not data["variants"]["no-audio"][0]["deterministic"]
     assert "Why the game looks like this." in page
+    assert "| mmagent/CueMatch-v0 | " in page.split("## Summary")[1].split("## mmagent")[0]
 
     # a run trained with another config is not passed off as this one's
     completed = subprocess.run(
@@ -102,6 +103,36 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     assert "--force" in completed.stderr
     unmeasured = page.split("## mmagent/Beacon-v0")[1]
     assert "Not measured yet." in unmeasured and "Why it is not measured." in unmeasured
+
+
+def _reports(*rates: float) -> list[dict]:
+    return [{"seed": seed, "success_rate": rate} for seed, rate in enumerate(rates)]
+
+
+def test_the_summary_row_says_whether_each_target_is_met() -> None:
+    ablate = _load_ablate()
+    measured = {
+        "game": "g",
+        "variants": {
+            "fused": _reports(0.96, 0.94),
+            "no-image": _reports(0.65),  # 30 points below the fused mean (95%): enough
+            "no-text": _reports(0.64),
+            "no-audio": _reports(0.70),  # 25 below: not enough
+            "fusion-concat": _reports(0.80),
+        },
+    }
+    assert ablate.summary_row(measured) == (
+        "| g | 96%, 94% | 1 of 2 seeds | no-image 65% (-30), no-text 64% (-31), "
+        "no-audio 70% (-25) | no | concat 80% |"
+    )
+    measured["variants"]["no-audio"] = _reports(0.60)
+    measured["variants"]["fused"] = _reports(0.96, 0.95)
+    assert "| 96%, 95% | yes |" in ablate.summary_row(measured)
+    assert "| yes | concat 80% |" in ablate.summary_row(measured)
+    partial = {"game": "g", "variants": {"fused": _reports(0.90), "no-text": _reports(0.5)}}
+    assert ablate.summary_row(partial) == (
+        "| g | 90% | no | no-text 50% (-40) | 1 of 3 measured | — |"
+    )
 
 
 def _load_ablate():
