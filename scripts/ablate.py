@@ -257,11 +257,11 @@ def summary_row(data: dict) -> str:
     else:
         meets_target = f"{reached} of {len(fused)} seeds" if reached else "no"
     masked = [f"no-{modality}" for modality in MODALITIES if f"no-{modality}" in variants]
-    gaps = {name: _mean_success(fused) - _mean_success(variants[name]) for name in masked if fused}
+    means = {name: _mean_success(variants[name]) for name in masked}
+    gaps = {name: _mean_success(fused) - means[name] for name in masked} if fused else {}
     masks = (
         ", ".join(
-            f"{name} {_mean_success(variants[name]):.0%}"
-            + (f" ({-gaps[name] * 100:+.0f})" if name in gaps else "")
+            f"{name} {means[name]:.0%}" + (f" ({-gaps[name] * 100:+.0f})" if name in gaps else "")
             for name in masked
         )
         or "—"
@@ -324,8 +324,8 @@ def write_results_page(results_dir: Path, page: Path) -> None:
             "| by instruction | endings | wall time |",
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
-        fused = [report["success_rate"] for report in data["variants"].get("fused", [])]
-        fused_mean = sum(fused) / len(fused) if fused else None
+        fused = data["variants"].get("fused", [])
+        fused_mean = _mean_success(fused) if fused else None
         for name, reports in data["variants"].items():
             for report in reports:
                 low, high = report["success_ci95"]
