@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -20,6 +21,14 @@ def _require_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}")
     return value
+
+
+def _require_non_negative(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and at least 0, got {value!r}")
+    return float(value)
 
 
 class BeaconEnv(MultimodalGame):
@@ -49,7 +58,12 @@ class BeaconEnv(MultimodalGame):
     ``Discrete(3)``: 0 forward, 1 turn left, 2 turn right.
 
     ## Rewards
-    On reaching the target: ``1 - 0.9 * steps / max_steps``; otherwise 0.
+    On reaching the target: ``1 - 0.9 * steps / max_steps``; otherwise 0. With
+    ``progress_reward`` ``c > 0``, also ``c`` for each step that brings the agent one move
+    closer to the target along the shortest path (``c`` for the last one, onto the target) and
+    ``-c`` for each step away; turning and bumping add nothing. The extra rewards of an
+    episode sum to ``c`` times the distance the agent gained, so going back and forth earns
+    nothing; success is told as without them.
 
     ## Termination
     Walking into a landmark ends the episode: a success if it is the target, a failure if not.
@@ -68,6 +82,8 @@ class BeaconEnv(MultimodalGame):
     :param n_obstacles: obstacle cells.
     :param view_radius: cells visible in each direction around the agent (at least 1).
     :param max_steps: time limit.
+    :param progress_reward: reward per move of progress towards the target (0: only the
+        reward for reaching it).
     :param kwargs: passed to :class:`~envs.core.game.MultimodalGame` (image size, audio, ...).
     """
 
@@ -80,6 +96,7 @@ class BeaconEnv(MultimodalGame):
         n_obstacles: int = 4,
         view_radius: int = 3,
         max_steps: int = 100,
+        progress_reward: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.arena_size = _require_int("arena_size", arena_size, 3)
@@ -92,6 +109,7 @@ class BeaconEnv(MultimodalGame):
             )
         self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
         self.view_radius = _require_int("view_radius", view_radius, 1)
+        self.progress_reward = _require_non_negative("progress_reward", progress_reward)
         occupied = 1 + n_obstacles + n_landmarks
         if occupied > arena_size * arena_size // 2:
             raise ValueError(
@@ -106,6 +124,7 @@ class BeaconEnv(MultimodalGame):
         self._view: drawing.ViewRenderer | None = None
         self._bumped = False
         self._kind: str | None = None  # set by new_episode
+        self._moves_to_target: dict[rules.Cell, int] = {}  # set by new_episode
 
     # ------------------------------------------------------------------ game hooks
     def instructions(self) -> Sequence[str]:
@@ -125,6 +144,7 @@ class BeaconEnv(MultimodalGame):
         (x, y), (target_x, target_y) = self.state.agent, self.state.target.cell
         in_view = max(abs(target_x - x), abs(target_y - y)) <= self.view_radius
         self._kind = "in view" if in_view else "out of view"
+        self._moves_to_target = rules.path_lengths(self.state.grid, self.state.target.cell)
 
     def instruction(self) -> str:
         state = self._require_state()
@@ -137,8 +157,13 @@ class BeaconEnv(MultimodalGame):
 
     def update(self, action: int) -> StepOutcome:
         state = self._require_state()
+        moves_before = self._moves_to_target.get(state.agent)
         terminated, success, self._bumped = rules.advance(state, action)
         reward = 1.0 - 0.9 * (self.elapsed_steps + 1) / self.max_steps if success else 0.0
+        if self.progress_reward and moves_before is not None:
+            # reaching the target is the last move: from 1 move away to 0
+            moves_after = 0 if success else self._moves_to_target[state.agent]
+            reward += self.progress_reward * (moves_before - moves_after)
         ending = rules.ending(state) if terminated else None
         return StepOutcome(reward=reward, terminated=terminated, success=success, ending=ending)
 

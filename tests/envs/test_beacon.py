@@ -220,3 +220,63 @@ def test_oracle_path_is_short() -> None:
                 break
         assert info["is_success"]
         assert steps <= shortest + 1 + 2 * (shortest + 2)  # moves, the final step, turns
+
+
+def _moves_to_target(env: BeaconEnv) -> int:
+    return rules.path_lengths(env.state.grid, env.state.target.cell)[env.state.agent]
+
+
+def test_progress_reward_pays_each_move_closer_and_sums_to_the_distance_gained() -> None:
+    sparse, shaped = BeaconEnv(), BeaconEnv(progress_reward=0.05)
+    for seed in range(10):
+        sparse.reset(seed=seed)
+        shaped.reset(seed=seed)
+        start = _moves_to_target(shaped)
+        sparse_total = shaped_total = 0.0
+        terminated = truncated = False
+        while not (terminated or truncated):
+            before = _moves_to_target(shaped)
+            action = shaped.oracle_action()
+            _, reward, terminated, truncated, info = shaped.step(action)
+            sparse_total += float(sparse.step(action)[1])
+            shaped_total += float(reward)
+            if action != rules.FORWARD:
+                assert reward == 0.0  # turning earns nothing
+            elif not terminated:
+                assert _moves_to_target(shaped) == before - 1
+                assert reward == pytest.approx(0.05)
+        assert info["is_success"]
+        assert shaped_total == pytest.approx(sparse_total + 0.05 * start)
+
+
+def test_progress_reward_takes_back_a_move_away_and_pays_nothing_for_a_bump() -> None:
+    env = BeaconEnv(arena_size=5, n_landmarks=4, n_obstacles=0, progress_reward=0.1)
+    env.reset(seed=0)
+    state = env.state
+    distances = rules.path_lengths(state.grid, state.target.cell)
+    for _ in range(100):  # walk until a move forward would lead away from the target, or bump
+        ahead = rules.step_cell(state.agent, state.heading)
+        code = rules.cell_code(state.grid, ahead)
+        if code == rules.FLOOR and distances[ahead] > distances[state.agent]:
+            assert float(env.step(rules.FORWARD)[1]) == pytest.approx(-0.1)
+            break
+        env.step(rules.TURN_LEFT if code != rules.FLOOR else rules.FORWARD)
+    else:
+        pytest.fail("no move away from the target was found")
+    env = BeaconEnv(progress_reward=0.1)
+    for seed in range(50):
+        env.reset(seed=seed)
+        ahead = rules.step_cell(env.state.agent, env.state.heading)
+        if rules.cell_code(env.state.grid, ahead) in (rules.WALL, rules.OBSTACLE):
+            break
+    else:
+        pytest.fail("no layout starts facing a wall or an obstacle")
+    start = env.state.agent
+    assert float(env.step(rules.FORWARD)[1]) == 0.0
+    assert env.state.agent == start
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), "0.1", True])
+def test_progress_reward_must_be_a_finite_non_negative_number(value: object) -> None:
+    with pytest.raises(ValueError, match="progress_reward"):
+        BeaconEnv(progress_reward=value)
