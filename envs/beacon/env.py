@@ -144,7 +144,12 @@ class BeaconEnv(MultimodalGame):
         (x, y), (target_x, target_y) = self.state.agent, self.state.target.cell
         in_view = max(abs(target_x - x), abs(target_y - y)) <= self.view_radius
         self._kind = "in view" if in_view else "out of view"
-        self._moves_to_target = rules.path_lengths(self.state.grid, self.state.target.cell)
+        # only the progress reward reads it: no search per episode without it
+        self._moves_to_target = (
+            rules.path_lengths(self.state.grid, self.state.target.cell)
+            if self.progress_reward
+            else {}
+        )
 
     def instruction(self) -> str:
         state = self._require_state()
@@ -157,10 +162,10 @@ class BeaconEnv(MultimodalGame):
 
     def update(self, action: int) -> StepOutcome:
         state = self._require_state()
-        moves_before = self._moves_to_target.get(state.agent)
+        moves_before = self._moves_to_target.get(state.agent)  # None without the progress reward
         terminated, success, self._bumped = rules.advance(state, action)
         reward = 1.0 - 0.9 * (self.elapsed_steps + 1) / self.max_steps if success else 0.0
-        if self.progress_reward and moves_before is not None:
+        if moves_before is not None:
             # reaching the target is the last move: from 1 move away to 0
             moves_after = 0 if success else self._moves_to_target[state.agent]
             reward += self.progress_reward * (moves_before - moves_after)

@@ -254,7 +254,7 @@ def test_progress_reward_takes_back_a_move_away_and_pays_nothing_for_a_bump() ->
     env.reset(seed=0)
     state = env.state
     distances = rules.path_lengths(state.grid, state.target.cell)
-    for _ in range(100):  # walk until a move forward would lead away from the target, or bump
+    for _ in range(100):  # walk and turn until a move forward would lead away from the target
         ahead = rules.step_cell(state.agent, state.heading)
         code = rules.cell_code(state.grid, ahead)
         if code == rules.FLOOR and distances[ahead] > distances[state.agent]:
