@@ -207,7 +207,11 @@ def machine() -> str:
 
 
 def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
-    """Periodic-evaluation success rate against env steps, one line per variant and seed."""
+    """Periodic-evaluation success rate against env steps, one line per run and seed.
+
+    Variants that are one run (the fused agent and the fusion it uses) share one line, labelled
+    with both names.
+    """
     try:
         import matplotlib
 
@@ -216,9 +220,13 @@ def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
     except ImportError:
         print('matplotlib is missing, no plot: pip install "mmagent[plots]"')
         return
-    figure, axes = plt.subplots(figsize=(7, 4))
-    for index, (name, reports) in enumerate(sorted(results.items())):
-        for number, report in enumerate(reports):
+    names_of_run: dict[str, list[str]] = {}
+    for name, reports in sorted(results.items()):
+        run = json.dumps([(report["seed"], report["curve"]) for report in reports])
+        names_of_run.setdefault(run, []).append(name)
+    figure, axes = plt.subplots(figsize=(8.5, 4))
+    for index, names in enumerate(names_of_run.values()):
+        for number, report in enumerate(results[names[0]]):
             if report["curve"]:
                 steps, rates = zip(*report["curve"], strict=True)
                 axes.plot(
@@ -226,14 +234,14 @@ def plot_curves(game: str, results: dict[str, list[dict]], path: Path) -> None:
                     rates,
                     color=f"C{index}",
                     alpha=0.8,
-                    label=name if number == 0 else None,
+                    label=" = ".join(names) if number == 0 else None,
                 )
     axes.set_xlabel("env steps")
     axes.set_ylabel("success rate (periodic evaluation)")
     axes.set_ylim(0, 1.02)
     axes.set_title(game)
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
