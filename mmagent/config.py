@@ -52,6 +52,12 @@ class TrainConfig:
     trainer: str = "fast"
     """``fast`` (:class:`mmagent.fast.FastPPO`: rollout and minibatches on the training device,
     few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO."""
+    bf16_update: bool = False
+    """``fast`` trainer only: run the update's forward passes under bfloat16 autocast (for GPUs
+    with bfloat16 arithmetic; on a CPU without it the update is an order of magnitude slower)."""
+    compile_acting: bool = False
+    """``fast`` trainer only: ``torch.compile`` the acting forward pass (a CUDA graph on CUDA);
+    compiling costs tens of seconds at the start."""
     seed: int = 0
     """Seed of the model and of the training envs (env i starts from ``seed + i``)."""
     device: str = "auto"

@@ -149,8 +149,9 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
             f"batch_size {config.batch_size} exceeds the rollout size n_steps × n_envs = "
             f"{config.n_steps * config.n_envs}; lower batch_size or raise n_steps/n_envs"
         )
+    options = trainer_options(config)
     try:
-        return _new_model(config, env)
+        return _new_model(config, env, options)
     except (ValueError, TypeError, KeyError) as error:
         if not isinstance(error, ConfigError) and config.policy_kwargs:
             # the policy builds its features extractor from policy_kwargs: say where to look
@@ -161,7 +162,21 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
         raise
 
 
-def _new_model(config: TrainConfig, env: VecEnv) -> PPO:
+def trainer_options(config: TrainConfig) -> dict[str, Any]:
+    """The keyword arguments only the ``fast`` trainer takes, checked against ``trainer``."""
+    options = {"bf16_update": config.bf16_update, "compile_acting": config.compile_acting}
+    if config.trainer == "fast":
+        return options
+    chosen = [name for name, value in options.items() if value]
+    if chosen:
+        raise ConfigError(
+            f"{', '.join(chosen)} needs trainer: fast (the config has trainer: "
+            f"{config.trainer}); drop it or use the fast trainer"
+        )
+    return {}
+
+
+def _new_model(config: TrainConfig, env: VecEnv, options: dict[str, Any]) -> PPO:
     return TRAINERS[config.trainer](
         config.policy,
         env,
@@ -179,6 +194,7 @@ def _new_model(config: TrainConfig, env: VecEnv) -> PPO:
         seed=config.seed,
         device=config.device,
         verbose=0,
+        **options,
     )
 
 
@@ -307,6 +323,7 @@ def train(
     started = time.perf_counter()
     earlier_seconds = 0.0
     run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
+    options = trainer_options(config)
     env = make_env(config)
     if resume:
         checkpoint = latest_checkpoint(run_path)
@@ -315,7 +332,11 @@ def train(
                 f"nothing to resume in {run_path}: no {run_path}/checkpoints/step_*.zip"
             )
         model = load_model(
-            checkpoint, algorithm=TRAINERS[config.trainer], env=env, device=config.device
+            checkpoint,
+            algorithm=TRAINERS[config.trainer],
+            env=env,
+            device=config.device,
+            **options,
         )
         print(f"resuming {run_path} from {checkpoint.name} at {model.num_timesteps} steps")
         earlier_seconds = _recorded_seconds(run_path)

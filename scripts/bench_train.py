@@ -9,11 +9,18 @@ Recipes, all on the same game and settings (n_envs, n_steps, batch size, epochs,
 * ``mmagent-sb3`` — mmagent's standard path with the stock SB3 trainer: the game's shipped
   ``MultimodalExtractor`` config, stock ``PPO``, ``DummyVecEnv``;
 * ``mmagent-fast`` — the same network trained by :class:`mmagent.fast.FastPPO`;
-* ``mmagent-fast-shared`` — FastPPO stepping the envs in :class:`mmagent.fast.SharedMemoryVecEnv`.
+* ``mmagent-fast-shared`` — FastPPO stepping the envs in :class:`mmagent.fast.SharedMemoryVecEnv`;
+* ``mmagent-fast-bf16`` — ``mmagent-fast`` with its update under bfloat16 autocast
+  (``bf16_update``), and ``mmagent-fast-compiled`` — with its acting pass compiled
+  (``compile_acting``, a CUDA graph on CUDA). These two run by default on CUDA only: on a CPU
+  without bfloat16 arithmetic the first is an order of magnitude slower (ask for them with
+  ``--recipes`` there).
 
-Each recipe runs in its own process (so peak memory is its own): one warm-up rollout and update,
-then ``--repeats`` timed windows of ``--rollouts`` rollouts each; the medians are printed with the
-ratios against ``sb3-default`` and against ``mmagent-sb3`` (same network, stock trainer).
+Each recipe runs in its own process (so peak memory is its own): one warm-up rollout and update
+(its time, which includes any compiling, is reported apart), then ``--repeats`` timed windows of
+``--rollouts`` rollouts each; the medians are printed with the ratios against ``sb3-default`` and
+against ``mmagent-sb3`` (same network, stock trainer). A recipe that fails is reported with its
+error and the others still run; the JSON is rewritten after every recipe.
 
 ``--learning-steps N`` also trains the game's shipped config for N steps with the stock and the
 fast trainer for each of ``--learning-seeds`` seeds and prints their success rates on 100
@@ -43,7 +50,17 @@ from typing import Any
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-RECIPES = ("sb3-default", "sb3-subproc", "mmagent-sb3", "mmagent-fast", "mmagent-fast-shared")
+RECIPES: dict[str, dict[str, Any]] = {
+    "sb3-default": {"trainer": "sb3"},
+    "sb3-subproc": {"trainer": "sb3", "vec_env": "subproc"},
+    "mmagent-sb3": {"trainer": "sb3"},
+    "mmagent-fast": {"trainer": "fast"},
+    "mmagent-fast-shared": {"trainer": "fast", "vec_env": "shared"},
+    "mmagent-fast-bf16": {"trainer": "fast", "bf16_update": True},
+    "mmagent-fast-compiled": {"trainer": "fast", "compile_acting": True},
+}
+"""Each recipe's training-config values on top of the game's shipped config and the settings."""
+GPU_ONLY_RECIPES = ("mmagent-fast-bf16", "mmagent-fast-compiled")
 BASELINES = ("sb3-default", "mmagent-sb3")
 SB3_DEFAULT_EXTRACTOR = "stable_baselines3.common.torch_layers:CombinedExtractor"
 
@@ -59,7 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="timed windows per recipe")
     parser.add_argument("--device", default="auto", help="auto (cuda when present), cpu, cuda")
     parser.add_argument(
-        "--recipes", nargs="*", default=list(RECIPES), choices=RECIPES, help="none: skip"
+        "--recipes",
+        nargs="*",
+        choices=RECIPES,
+        help="default: all (the bf16 and compiled ones on CUDA only); none: skip",
     )
     parser.add_argument("--learning-steps", type=int, default=0, help="0: skip the check")
     parser.add_argument("--learning-seeds", type=int, default=3, help="seeds per trainer")
@@ -85,10 +105,8 @@ def build_recipe(recipe: str, args: argparse.Namespace) -> Any:
             "batch_size": args.batch_size,
             "n_epochs": args.n_epochs,
             "device": args.device,
-            "trainer": "fast" if recipe.startswith("mmagent-fast") else "sb3",
-            "vec_env": {"sb3-subproc": "subproc", "mmagent-fast-shared": "shared"}.get(
-                recipe, "dummy"
-            ),
+            "vec_env": "dummy",
+            **RECIPES[recipe],
         },
     )
     if recipe.startswith("sb3-"):
@@ -122,7 +140,9 @@ def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:
     model = build_recipe(recipe, args)
     build_seconds = time.perf_counter() - built
     per_rollout = args.n_steps * args.n_envs
-    model.learn(per_rollout)  # warm-up: first-call costs stay out of the windows
+    warm_up = time.perf_counter()
+    model.learn(per_rollout)  # warm-up: first-call costs (and compiling) stay out of the windows
+    warm_up_seconds = time.perf_counter() - warm_up
     windows = []
     for _ in range(args.repeats):
         timer = RolloutTimer()
@@ -146,8 +166,14 @@ def measure_recipe(recipe: str, args: argparse.Namespace) -> dict[str, Any]:
         "trainer": type(model).__name__,
         "extractor": type(model.policy.features_extractor).__name__,
         "vec_env": type(model.env.unwrapped).__name__,
+        "options": {
+            name: getattr(model, name)
+            for name in ("bf16_update", "compile_acting")
+            if hasattr(model, name)
+        },
         "device": str(model.device),
         "build_seconds": build_seconds,
+        "warm_up_seconds": warm_up_seconds,
         "windows": windows,
         "peak_rss_mib": self_peak,
         "peak_worker_rss_mib": sum(worker_peaks),
@@ -180,12 +206,25 @@ def peak_rss_mib(pid: int) -> float:
 
 
 def run_recipe_process(recipe: str, argv: list[str]) -> dict[str, Any]:
-    """``measure_recipe`` in a fresh interpreter, so each recipe's peak memory is its own."""
+    """``measure_recipe`` in a fresh interpreter, so each recipe's peak memory is its own; a
+    failed recipe gives ``{"recipe": ..., "error": <the end of its stderr>}``."""
     command = [sys.executable, __file__, *argv, "--one-recipe", recipe]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
-        raise RuntimeError(f"recipe {recipe} failed:\n{completed.stderr[-4000:]}")
+        return {"recipe": recipe, "error": completed.stderr[-4000:]}
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def chosen_recipes(args: argparse.Namespace) -> list[str]:
+    """``--recipes`` as given, else all of them, less the GPU-only ones off CUDA."""
+    if args.recipes is not None:
+        return list(args.recipes)
+    import torch
+
+    on_cuda = args.device.startswith("cuda") or (
+        args.device == "auto" and torch.cuda.is_available()
+    )
+    return [name for name in RECIPES if on_cuda or name not in GPU_ONLY_RECIPES]
 
 
 def learning_check(args: argparse.Namespace) -> dict[str, Any]:
@@ -275,13 +314,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rollouts} rollouts ({args.rollouts * args.n_steps * args.n_envs} env steps)",
         flush=True,
     )
-    results = []
-    for recipe in args.recipes:
-        results.append(run_recipe_process(recipe, argv))
-        print(f"  measured {recipe}", flush=True)
-    if results:
-        print_table(results)
-    report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "recipes": results}
+    report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "recipes": []}
+    failed = []
+    for recipe in chosen_recipes(args):
+        result = run_recipe_process(recipe, argv)
+        report["recipes"].append(result)
+        if "error" in result:
+            failed.append(recipe)
+            print(f"  {recipe} FAILED:\n{result['error']}", flush=True)
+        else:
+            print(f"  measured {recipe}", flush=True)
+        write_report(report, args.json)
+    measured = [result for result in report["recipes"] if "error" not in result]
+    if measured:
+        print_table(measured)
     if args.learning_steps:
         learning = learning_check(args)
         report["learning"] = learning
@@ -291,10 +337,22 @@ def main(argv: list[str] | None = None) -> int:
             f"{means['sb3']:.1%}, fast {means['fast']:.1%} mean success "
             f"(fast - stock: {learning['gap_points']:+.1f} points)"
         )
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
+        write_report(report, args.json)
+    if failed:
+        print(f"failed recipes: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def write_report(report: dict[str, Any], path: str | None) -> None:
+    """Write ``report`` to ``path`` (when given) through a temporary file, so a run cut short
+    leaves the figures measured so far."""
+    if path is None:
+        return
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(report, handle, indent=2)
+    os.replace(partial, path)
 
 
 if __name__ == "__main__":

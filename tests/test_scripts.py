@@ -208,7 +208,7 @@ def test_bench_train_prints_ratios_and_the_learning_check(tmp_path) -> None:
     out = tmp_path / "bench.json"
     printed = _run(
         str(SCRIPTS / "bench_train.py"),
-        "--recipes", "mmagent-sb3", "mmagent-fast",
+        "--recipes", "mmagent-sb3", "mmagent-fast", "mmagent-fast-bf16",
         "--n-envs", "2", "--n-steps", "16", "--batch-size", "32", "--n-epochs", "1",
         "--rollouts", "1", "--repeats", "1", "--device", "cpu",
         "--learning-steps", "32", "--learning-seeds", "1", "--learning-eval-episodes", "3",
@@ -218,11 +218,29 @@ def test_bench_train_prints_ratios_and_the_learning_check(tmp_path) -> None:
     recipes = {result["recipe"]: result for result in report["recipes"]}
     assert recipes["mmagent-fast"]["trainer"] == "FastPPO"
     assert recipes["mmagent-sb3"]["trainer"] == "PPO"
+    assert recipes["mmagent-fast"]["options"] == {"bf16_update": False, "compile_acting": False}
+    assert recipes["mmagent-fast-bf16"]["options"]["bf16_update"] is True
     for result in recipes.values():
         assert result["end_to_end"] > 0 and result["peak_rss_mib"] > 0
     assert "vs mmagent-sb3" in printed and "1.00x" in printed
     assert set(report["learning"]["success"]) == {"sb3", "fast"}
     assert "fast - stock" in printed
+
+
+def test_bench_train_reports_a_failed_recipe_and_keeps_its_json(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [
+            sys.executable, str(SCRIPTS / "bench_train.py"), "--game", "mmagent/NoSuchGame-v0",
+            "--recipes", "mmagent-fast", "--device", "cpu", "--json", str(out),
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert "mmagent-fast FAILED" in completed.stdout and "NoSuchGame" in completed.stdout
+    assert "failed recipes: mmagent-fast" in completed.stderr
+    (failed,) = json.loads(out.read_text())["recipes"]
+    assert failed["recipe"] == "mmagent-fast" and "NoSuchGame" in failed["error"]
 
 
 def test_probe_policy_imitates_the_oracle_and_writes_each_epoch(tmp_path) -> None:

@@ -16,12 +16,22 @@ and logging are the same):
   Python ``if`` on a device tensor, a host sync per distribution built and per log-prob taken
   (the policy's own outputs are valid by construction).
 
-A model saved by ``FastPPO`` loads with ``PPO.load`` and the other way round.
+Two options, off by default, trade exactness or start-up time for speed where the device
+rewards it (``scripts/bench_train.py`` measures both as recipes; docs/performance.md has the
+figures):
+
+* ``bf16_update``: the update's forward passes run under bfloat16 autocast (the weights, the
+  gradients and the optimiser stay float32; the losses are computed in float32);
+* ``compile_acting``: the acting forward pass is ``torch.compile``'d, on CUDA in the
+  ``reduce-overhead`` mode, which replays it as a CUDA graph.
+
+A model saved by ``FastPPO`` loads with ``PPO.load`` and the other way round; the two options
+belong to the trainer, not to the model, so they are not saved (pass them to ``load``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -54,12 +64,23 @@ class FastPPO(PPO):
 
     Takes every ``stable_baselines3.PPO`` argument. The rollout buffer is a
     :class:`DeviceRolloutBuffer` unless ``rollout_buffer_class`` names a custom class (then SB3's
-    own collection and update loops run); SB3's stock ``RolloutBuffer``/``DictRolloutBuffer``,
-    as recorded in a model saved by stock PPO, are replaced.
+    own collection and update loops run, and the two options below have no effect); SB3's stock
+    ``RolloutBuffer``/``DictRolloutBuffer``, as recorded in a model saved by stock PPO, are
+    replaced.
+
+    :param bf16_update: run the update's forward passes under bfloat16 autocast. For GPUs with
+        bfloat16 arithmetic; on a CPU without it the update is an order of magnitude slower.
+    :param compile_acting: ``torch.compile`` the acting forward pass (``reduce-overhead`` mode,
+        a CUDA graph, on CUDA). Compiling costs tens of seconds at the first rollout.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, bf16_update: bool = False, compile_acting: bool = False, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("rollout_buffer_class", DeviceRolloutBuffer)
+        self.bf16_update = bf16_update
+        self.compile_acting = compile_acting
+        self._compiled_acting: tuple[Any, Callable[..., Any]] | None = None
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
@@ -70,7 +91,13 @@ class FastPPO(PPO):
     def _excluded_save_params(self) -> list[str]:
         # The buffer class is a property of the trainer, not of the model: a FastPPO zip loads
         # into stock PPO with SB3's own buffer, and a stock zip into FastPPO with the fast one.
-        return [*super()._excluded_save_params(), "rollout_buffer_class"]
+        return [
+            *super()._excluded_save_params(),
+            "rollout_buffer_class",
+            "bf16_update",
+            "compile_acting",
+            "_compiled_acting",
+        ]
 
     # -- acting -------------------------------------------------------------------------------
 
@@ -103,12 +130,13 @@ class FastPPO(PPO):
         callback.on_rollout_start()
 
         n_steps = 0
+        act = self._acting_forward()
         obs_tensor = rollout_buffer.store_observation(self._last_obs)  # type: ignore[arg-type]
         while n_steps < n_rollout_steps:
             if self.use_sde and self.sde_sample_freq > 0 and n_steps % self.sde_sample_freq == 0:
                 self.policy.reset_noise(env.num_envs)
             with torch.no_grad():
-                actions, values, log_probs = self.policy(obs_tensor)
+                actions, values, log_probs = act(obs_tensor)
             actions_on_device = actions
             actions = actions.cpu().numpy()  # the step's one device→host copy
             clipped_actions = self._env_actions(actions)
@@ -139,6 +167,28 @@ class FastPPO(PPO):
         callback.update_locals(locals())
         callback.on_rollout_end()
         return True
+
+    def _acting_forward(self) -> Callable[..., Any]:
+        """The acting forward pass: the policy itself, or (``compile_acting``) its compiled
+        ``forward``, built once per policy object."""
+        if not self.compile_acting:
+            return self.policy
+        if self._compiled_acting is None or self._compiled_acting[0] is not self.policy:
+            on_cuda = self.device.type == "cuda"
+            compiled = torch.compile(
+                self.policy.forward, mode="reduce-overhead" if on_cuda else "default"
+            )
+            if on_cuda:
+                # A CUDA graph's outputs are overwritten by its next replay: mark each call
+                # as a new step (the buffer has copied the previous step's outputs by then).
+                def act(observations: Any) -> Any:
+                    torch.compiler.cudagraph_mark_step_begin()
+                    return compiled(observations)
+
+                self._compiled_acting = (self.policy, act)
+            else:
+                self._compiled_acting = (self.policy, compiled)
+        return self._compiled_acting[1]
 
     def _env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What the envs are given: Box actions unsquashed or clipped to bounds, as SB3 does."""
@@ -207,11 +257,15 @@ class FastPPO(PPO):
                 actions = batch.actions
                 if isinstance(self.action_space, spaces.Discrete):
                     actions = actions.long().flatten()
-                values, log_prob, entropy = self.policy.evaluate_actions(
-                    batch.observations,  # type: ignore[arg-type]
-                    actions,
-                )
-                values = values.flatten()
+                with torch.autocast(
+                    self.device.type, dtype=torch.bfloat16, enabled=self.bf16_update
+                ):
+                    values, log_prob, entropy = self.policy.evaluate_actions(
+                        batch.observations,  # type: ignore[arg-type]
+                        actions,
+                    )
+                values, log_prob = values.float().flatten(), log_prob.float()
+                entropy = None if entropy is None else entropy.float()
                 advantages = batch.advantages
                 if self.normalize_advantage and len(advantages) > 1:
                     advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)

@@ -17,7 +17,7 @@ from stable_baselines3.common.logger import configure
 from torch.distributions import Distribution
 
 import mmagent  # noqa: F401  (registers the built-in games)
-from mmagent.config import TrainConfig
+from mmagent.config import ConfigError, TrainConfig
 from mmagent.extractors import MultimodalExtractor
 from mmagent.fast import DeviceRolloutBuffer, FastPPO
 from mmagent.train import build_model, make_env
@@ -64,33 +64,41 @@ def _model(algorithm: type[PPO], device: str = "cpu", **kwargs) -> PPO:
     return model
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_update_equals_sb3s_on_the_same_rollout(device: str) -> None:
-    """One full-rollout minibatch per epoch, so the minibatch order cannot matter: the updated
-    weights and the logged statistics must match stock PPO's (on a GPU too, where FastPPO's
-    rollout lives in device memory)."""
-    reference, fast = _model(PPO, device), _model(FastPPO, device)
-    fast.policy.load_state_dict(reference.policy.state_dict())
+def _same_rollout(reference: PPO, *others: FastPPO) -> None:
+    """Collect one rollout with ``reference`` (stock PPO) and copy it, with its advantages and
+    returns, into each FastPPO's device buffer; all start from ``reference``'s weights."""
+    device = reference.device
     reference._setup_learn(N_STEPS * N_ENVS, callback=None)
     callback = reference._init_callback(None)
     assert reference.collect_rollouts(
         reference.env, callback, reference.rollout_buffer, n_rollout_steps=N_STEPS
     )
     source = reference.rollout_buffer
-    for step in range(N_STEPS):
-        fast.rollout_buffer.add(
-            {key: array[step] for key, array in source.observations.items()},
-            source.actions[step],
-            source.rewards[step],
-            source.episode_starts[step],
-            torch.as_tensor(source.values[step], device=device),
-            torch.as_tensor(source.log_probs[step], device=device),
-        )
     last_values = torch.tensor([0.3, -0.2], device=device)
     dones = np.array([False, True])
+    for fast in others:
+        fast.policy.load_state_dict(reference.policy.state_dict())
+        for step in range(N_STEPS):
+            fast.rollout_buffer.add(
+                {key: array[step] for key, array in source.observations.items()},
+                source.actions[step],
+                source.rewards[step],
+                source.episode_starts[step],
+                torch.as_tensor(source.values[step], device=device),
+                torch.as_tensor(source.log_probs[step], device=device),
+            )
+        fast.rollout_buffer.compute_returns_and_advantage(last_values, dones)
+        fast._current_progress_remaining = reference._current_progress_remaining
     source.compute_returns_and_advantage(last_values, dones)
-    fast.rollout_buffer.compute_returns_and_advantage(last_values, dones)
-    fast._current_progress_remaining = reference._current_progress_remaining
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_update_equals_sb3s_on_the_same_rollout(device: str) -> None:
+    """One full-rollout minibatch per epoch, so the minibatch order cannot matter: the updated
+    weights and the logged statistics must match stock PPO's (on a GPU too, where FastPPO's
+    rollout lives in device memory)."""
+    reference, fast = _model(PPO, device), _model(FastPPO, device)
+    _same_rollout(reference, fast)
 
     reference.train()
     fast.train()
@@ -115,6 +123,70 @@ def test_update_equals_sb3s_on_the_same_rollout(device: str) -> None:
         assert logged_fast[key] == pytest.approx(logged_reference[key], rel=1e-4, abs=1e-6), key
     for key in ("train/approx_kl", "train/clip_fraction", "train/explained_variance"):
         assert logged_fast[key] == pytest.approx(logged_reference[key], rel=1e-3, abs=1e-5), key
+
+
+def _bf16_supported(device: str) -> bool:
+    return device == "cpu" or torch.cuda.is_bf16_supported()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bf16_update_runs_in_bfloat16_and_moves_the_weights_as_float32_does(device: str) -> None:
+    """The same rollout, updated in float32 and under bfloat16 autocast: the autocast update
+    computes in bfloat16, keeps float32 weights, and moves them in nearly the same direction."""
+    if not _bf16_supported(device):
+        pytest.skip("this GPU has no bfloat16 arithmetic")
+    reference = _model(PPO, device)
+    exact, mixed = _model(FastPPO, device), _model(FastPPO, device, bf16_update=True)
+    _same_rollout(reference, exact, mixed)
+    before = torch.cat([p.detach().flatten().clone() for p in exact.policy.parameters()])
+    head_dtypes: list[torch.dtype] = []
+    mixed.policy.action_net.register_forward_hook(
+        lambda _module, _inputs, output: head_dtypes.append(output.dtype)
+    )
+
+    exact.train()
+    mixed.train()
+
+    assert head_dtypes and set(head_dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in mixed.policy.parameters())
+    exact_step = torch.cat([p.detach().flatten() for p in exact.policy.parameters()]) - before
+    mixed_step = torch.cat([p.detach().flatten() for p in mixed.policy.parameters()]) - before
+    assert torch.isfinite(mixed_step).all() and mixed_step.norm() > 0
+    cosine = torch.nn.functional.cosine_similarity(exact_step, mixed_step, dim=0).item()
+    assert cosine > 0.98, f"bf16 update direction differs from float32's (cosine {cosine:.3f})"
+    for key in ("train/value_loss", "train/entropy_loss"):
+        logged = mixed.logger.name_to_value[key]
+        assert logged == pytest.approx(exact.logger.name_to_value[key], rel=0.05), key
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_compiled_acting_gives_the_policys_values_and_log_probs(
+    tmp_path: Path, device: str
+) -> None:
+    """The compiled acting pass (a CUDA graph on CUDA) returns what the policy computes for
+    the same observations, trains, and is left out of the saved model."""
+    model = _model(FastPPO, device, compile_acting=True)
+    act = model._acting_forward()
+    assert act is not model.policy and model._acting_forward() is act  # compiled once
+    model.policy.set_training_mode(False)
+    observations, _ = model.policy.obs_to_tensor(model.env.reset())
+    for _ in range(3):  # later calls replay the compiled (and, on CUDA, captured) pass
+        with torch.no_grad():
+            actions, values, log_probs = act(observations)
+            expected_values, expected_log_probs, _ = model.policy.evaluate_actions(
+                observations, actions.long().flatten()
+            )
+        torch.testing.assert_close(values.flatten(), expected_values.flatten())
+        torch.testing.assert_close(log_probs, expected_log_probs)
+
+    model.learn(2 * N_STEPS * N_ENVS)
+    assert model.num_timesteps == 2 * N_STEPS * N_ENVS
+    assert torch.isfinite(model.rollout_buffer.values).all()
+    path = tmp_path / "compiled.zip"
+    model.save(path)
+    assert FastPPO.load(path, device=device).compile_acting is False  # a trainer option
+    assert FastPPO.load(path, device=device, compile_acting=True).compile_acting is True
+    assert not hasattr(PPO.load(path, device=device), "compile_acting")
 
 
 def test_truncated_episodes_are_bootstrapped_with_the_terminal_value() -> None:
@@ -219,3 +291,16 @@ def test_training_config_selects_the_trainer(trainer: str, algorithm: type[PPO])
         env.close()
     assert type(model) is algorithm
     assert TrainConfig().trainer == "fast"
+
+
+def test_fast_trainer_options_reach_fast_ppo_and_are_refused_by_stock_ppo() -> None:
+    config = TrainConfig(n_envs=2, n_steps=8, batch_size=8, device="cpu", bf16_update=True)
+    env = make_env(config)
+    try:
+        model = build_model(config, env)
+        assert isinstance(model, FastPPO) and model.bf16_update and not model.compile_acting
+        config.trainer = "sb3"
+        with pytest.raises(ConfigError, match="bf16_update needs trainer: fast"):
+            build_model(config, env)
+    finally:
+        env.close()
