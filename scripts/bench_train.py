@@ -18,9 +18,10 @@ Recipes, all on the same game and settings (n_envs, n_steps, batch size, epochs,
 
 Each recipe runs in its own process (so peak memory is its own): one warm-up rollout and update
 (its time, which includes any compiling, is reported apart), then ``--repeats`` timed windows of
-``--rollouts`` rollouts each; the medians are printed with the ratios against ``sb3-default`` and
-against ``mmagent-sb3`` (same network, stock trainer). A recipe that fails is reported with its
-error and the others still run; the JSON is rewritten after every recipe.
+``--rollouts`` rollouts each; the medians are printed with the ratios against ``sb3-default``,
+against ``mmagent-sb3`` (same network, stock trainer) and against ``mmagent-fast`` (what each
+option adds). A recipe that fails is reported with its error and the others still run; the JSON
+is rewritten after every recipe.
 
 ``--learning-steps N`` also trains the game's shipped config for N steps with the stock and the
 fast trainer for each of ``--learning-seeds`` seeds and prints their success rates on 100
@@ -61,7 +62,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 """Each recipe's training-config values on top of the game's shipped config and the settings."""
 GPU_ONLY_RECIPES = ("mmagent-fast-bf16", "mmagent-fast-compiled")
-BASELINES = ("sb3-default", "mmagent-sb3")
+BASELINES = ("sb3-default", "mmagent-sb3", "mmagent-fast")
 SB3_DEFAULT_EXTRACTOR = "stable_baselines3.common.torch_layers:CombinedExtractor"
 
 
@@ -282,7 +283,8 @@ def machine() -> str:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     by_name = {result["recipe"]: result for result in results}
-    header = f"{'recipe':20s} {'trainer':8s} {'extractor':20s} {'collect/s':>10s}"
+    width = max(len(name) for name in by_name)
+    header = f"{'recipe':{width}s} {'trainer':8s} {'extractor':20s} {'collect/s':>10s}"
     header += f" {'update/s':>10s} {'end-to-end/s':>13s} {'peak RSS':>9s} {'+ workers':>10s}"
     for baseline in BASELINES:
         if baseline in by_name:
@@ -290,7 +292,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(header)
     for result in results:
         line = (
-            f"{result['recipe']:20s} {result['trainer']:8s} {result['extractor']:20s} "
+            f"{result['recipe']:{width}s} {result['trainer']:8s} {result['extractor']:20s} "
             f"{result['collection']:10,.0f} {result['update']:10,.0f} "
             f"{result['end_to_end']:13,.0f} {result['peak_rss_mib']:5,.0f} MiB"
             f" {result['peak_worker_rss_mib']:6,.0f} MiB"
