@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
+from mmagent.config import require_device
+
 if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a model is saved or loaded
     from stable_baselines3 import PPO
     from stable_baselines3.common.base_class import BaseAlgorithm
@@ -121,6 +123,7 @@ def load_model(path: str | Path, algorithm: type[PPO] | None = None, **kwargs: A
     from stable_baselines3 import PPO
 
     model_path = resolve_model_path(path)
+    require_device(kwargs.get("device"))
     try:
         return (algorithm or PPO).load(model_path, **kwargs)
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as error:

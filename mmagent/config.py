@@ -215,6 +215,21 @@ def check_value(key: str, value: Any, source: str) -> None:
         )
 
 
+def require_device(device: str | None) -> None:
+    """Raise :class:`ConfigError` when ``device`` names CUDA and torch sees no CUDA device
+    (stable-baselines3 would quietly run on the CPU instead)."""
+    if device is None or not str(device).startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        build = torch.version.cuda or "none (a CPU-only build)"
+        raise ConfigError(
+            f"device {device!r} was asked for, but torch {torch.__version__} sees no CUDA device "
+            f"(its CUDA: {build}); use device auto or cpu, or install a CUDA build of torch"
+        )
+
+
 def parse_schedule(
     value: float | str, key: str = "learning_rate"
 ) -> float | Callable[[float], float]:

@@ -49,6 +49,7 @@ from mmagent.config import (
     apply_overrides,
     load_config,
     parse_schedule,
+    require_device,
     save_config,
 )
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
@@ -150,6 +151,7 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
             f"{config.n_steps * config.n_envs}; lower batch_size or raise n_steps/n_envs"
         )
     options = trainer_options(config)
+    require_device(config.device)
     try:
         return _new_model(config, env, options)
     except (ValueError, TypeError, KeyError) as error:
@@ -324,6 +326,7 @@ def train(
     earlier_seconds = 0.0
     run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
     options = trainer_options(config)
+    require_device(config.device)
     env = make_env(config)
     if resume:
         checkpoint = latest_checkpoint(run_path)

@@ -23,6 +23,7 @@ from mmagent.checkpoints import (
     save_atomically,
 )
 from mmagent.cli import main
+from mmagent.config import ConfigError
 from mmagent.evaluation import (
     EVAL_SEED_BASE,
     VALIDATION_SEED_BASE,
@@ -176,6 +177,23 @@ def test_corrupt_and_missing_checkpoints_say_so(tmp_path) -> None:
     with pytest.raises(CheckpointError, match=r"no model\.zip"):
         load_model(tmp_path)
     assert main(["eval", str(tmp_path / "nothing.zip")]) == 2
+
+
+def test_cuda_without_a_cuda_device_is_refused_not_run_on_the_cpu(
+    trained_run: Path, tmp_path, capsys, monkeypatch
+) -> None:
+    """SB3 alone would train on the CPU when told ``cuda`` on a machine without one."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    run_dir = tmp_path / "x"
+    tiny = ["--set", "n_timesteps=64", "--set", "n_steps=8", "--set", "batch_size=8"]
+    tiny += ["--set", "final_eval_episodes=1", "--set", "progress_bar=false"]
+    assert main(["train", "--device", "cuda", "--run-dir", str(run_dir), *tiny]) == 2
+    assert "sees no CUDA device" in capsys.readouterr().err
+    assert not run_dir.exists()
+    with pytest.raises(ConfigError, match="'cuda:0' was asked for"):
+        load_model(trained_run / "model.zip", device="cuda:0")
+    assert main(["eval", str(trained_run), "--device", "cuda", "--episodes", "1"]) == 2
+    assert "use device auto or cpu" in capsys.readouterr().err
 
 
 def test_ablation_hides_the_modality_from_the_policy(trained_run: Path) -> None:
