@@ -80,7 +80,7 @@ class FastPPO(PPO):
         kwargs.setdefault("rollout_buffer_class", DeviceRolloutBuffer)
         self.bf16_update = bf16_update
         self.compile_acting = compile_acting
-        self._compiled_acting: tuple[Any, Callable[..., Any]] | None = None
+        self._compiled_acting: Callable[..., Any] | None = None
         super().__init__(*args, **kwargs)
 
     def _setup_model(self) -> None:
@@ -170,25 +170,25 @@ class FastPPO(PPO):
 
     def _acting_forward(self) -> Callable[..., Any]:
         """The acting forward pass: the policy itself, or (``compile_acting``) its compiled
-        ``forward``, built once per policy object."""
+        ``forward``, compiled at the first rollout that needs it."""
         if not self.compile_acting:
             return self.policy
-        if self._compiled_acting is None or self._compiled_acting[0] is not self.policy:
-            on_cuda = self.device.type == "cuda"
-            compiled = torch.compile(
-                self.policy.forward, mode="reduce-overhead" if on_cuda else "default"
-            )
-            if on_cuda:
-                # A CUDA graph's outputs are overwritten by its next replay: mark each call
-                # as a new step (the buffer has copied the previous step's outputs by then).
-                def act(observations: Any) -> Any:
-                    torch.compiler.cudagraph_mark_step_begin()
-                    return compiled(observations)
+        if self._compiled_acting is None:
+            self._compiled_acting = self._compile_acting()
+        return self._compiled_acting
 
-                self._compiled_acting = (self.policy, act)
-            else:
-                self._compiled_acting = (self.policy, compiled)
-        return self._compiled_acting[1]
+    def _compile_acting(self) -> Callable[..., Any]:
+        if self.device.type != "cuda":
+            return torch.compile(self.policy.forward)
+        compiled = torch.compile(self.policy.forward, mode="reduce-overhead")
+
+        def act(observations: Any) -> Any:
+            # A CUDA graph's outputs are overwritten by its next replay: mark each call as a
+            # new step (the buffer has copied the previous step's outputs by then).
+            torch.compiler.cudagraph_mark_step_begin()
+            return compiled(observations)
+
+        return act
 
     def _env_actions(self, actions: np.ndarray) -> np.ndarray:
         """What the envs are given: Box actions unsquashed or clipped to bounds, as SB3 does."""
