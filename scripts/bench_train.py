@@ -220,11 +220,9 @@ def chosen_recipes(args: argparse.Namespace) -> list[str]:
     """``--recipes`` as given, else all of them, less the GPU-only ones off CUDA."""
     if args.recipes is not None:
         return list(args.recipes)
-    import torch
+    from stable_baselines3.common.utils import get_device
 
-    on_cuda = args.device.startswith("cuda") or (
-        args.device == "auto" and torch.cuda.is_available()
-    )
+    on_cuda = get_device(args.device).type == "cuda"
     return [name for name in RECIPES if on_cuda or name not in GPU_ONLY_RECIPES]
 
 
@@ -349,12 +347,11 @@ def main(argv: list[str] | None = None) -> int:
 def write_report(report: dict[str, Any], path: str | None) -> None:
     """Write ``report`` to ``path`` (when given) through a temporary file, so a run cut short
     leaves the figures measured so far."""
-    if path is None:
-        return
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump(report, handle, indent=2)
-    os.replace(partial, path)
+    from mmagent.checkpoints import write_atomically
+
+    if path is not None:
+        encoded = json.dumps(report, indent=2).encode("utf-8")
+        write_atomically(path, lambda handle: handle.write(encoded))
 
 
 if __name__ == "__main__":
