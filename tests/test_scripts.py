@@ -273,3 +273,29 @@ def test_probe_policy_refuses_a_game_without_an_oracle() -> None:
     )  # fmt: skip
     assert completed.returncode != 0
     assert "has no oracle_action()" in completed.stderr
+
+
+def test_bench_time_to_solve_times_both_recipes_to_the_target(tmp_path) -> None:
+    out = tmp_path / "tts.json"
+    tiny = ["n_envs=2", "n_steps=32", "batch_size=64", "n_epochs=1"]
+    printed = _run(
+        str(SCRIPTS / "bench_time_to_solve.py"),
+        "--seeds", "0",
+        "--eval-every", "64", "--eval-episodes", "2", "--final-episodes", "2",
+        "--budget-steps", "256", "--target", "0", "--stop-at-target",
+        *[item for pair in tiny for item in ("--set", pair)],
+        *[item for pair in tiny[1:] for item in ("--sb3-set", pair)],
+        "--json", str(out),
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    runs = {run["recipe"]: run for run in report["runs"]}
+    assert runs["mmagent"]["extractor"] == "MultimodalExtractor"
+    assert runs["sb3-default"]["extractor"] == "CombinedExtractor"
+    for run in runs.values():
+        # a target of 0% is reached at the first evaluation, which ends the run
+        assert run["reached"] == run["points"][0]
+        assert run["steps"] < 256
+    # the default recipe's time budget is 10x mmagent's median time to the target
+    budget = runs["sb3-default"]["seconds_budget"]
+    assert budget == pytest.approx(10 * runs["mmagent"]["reached"]["seconds"], rel=1e-3)
+    assert "time to target, sb3-default / mmagent:" in printed
