@@ -12,7 +12,7 @@ See ``docs/extractor.md`` for the kwargs, names and normalisation rules.
 from __future__ import annotations
 
 # Encoder and fusion modules register themselves on import.
-from mmagent.extractors import audio, fusion, image, text, vector  # noqa: F401
+from mmagent.extractors import audio, fusion, grid, image, text, vector  # noqa: F401
 from mmagent.extractors.audio import (
     Conv1dAudioEncoder,
     LogMelAudioEncoder,
@@ -23,6 +23,7 @@ from mmagent.extractors.base import Encoder, Fusion, ImageEncoder
 from mmagent.extractors.extractor import (
     DEFAULT_ENCODERS,
     MultimodalExtractor,
+    default_encoder,
     mask_modalities,
     multimodal_extractors,
 )
@@ -33,7 +34,13 @@ from mmagent.extractors.fusion import (
     GatedFusion,
     SumFusion,
 )
-from mmagent.extractors.image import GridImageEncoder, ImpalaImageEncoder, NatureImageEncoder
+from mmagent.extractors.grid import SymbolicGridEncoder
+from mmagent.extractors.image import (
+    GridImageEncoder,
+    ImpalaImageEncoder,
+    NatureImageEncoder,
+    SmallImageEncoder,
+)
 from mmagent.extractors.modalities import MODALITY_KINDS, ModalitySpec, resolve_modalities
 from mmagent.extractors.registry import (
     ENCODERS,
@@ -77,8 +84,11 @@ __all__ = [
     "ModalitySpec",
     "MultimodalExtractor",
     "NatureImageEncoder",
+    "SmallImageEncoder",
     "SumFusion",
+    "SymbolicGridEncoder",
     "TransformerTextEncoder",
+    "default_encoder",
     "encoder_names",
     "fusion_names",
     "mask_modalities",

@@ -4,19 +4,24 @@ extractor."""
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import BaseModel
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
+from mmagent.convention import MAX_GRID_SIDE
 from mmagent.extractors.base import Encoder, Fusion, module_names
+from mmagent.extractors.image import NATURE_MIN_SIZE
 from mmagent.extractors.modalities import (
     AUDIO,
+    GRID,
     IGNORE,
     IMAGE,
     MODALITY_KINDS,
@@ -26,6 +31,7 @@ from mmagent.extractors.modalities import (
     build_spec,
     resolve_modalities,
     sb3_scales_image,
+    set_hint,
 )
 from mmagent.extractors.registry import (
     EncoderChoice,
@@ -34,8 +40,38 @@ from mmagent.extractors.registry import (
     resolve_fusion,
 )
 
-DEFAULT_ENCODERS: dict[str, str] = {IMAGE: "nature", TEXT: "gru", AUDIO: "conv1d", VECTOR: "mlp"}
-"""The encoder each modality kind gets unless ``encoders=`` says otherwise."""
+DEFAULT_ENCODERS: dict[str, str] = {
+    IMAGE: "nature",
+    TEXT: "gru",
+    AUDIO: "conv1d",
+    VECTOR: "mlp",
+    GRID: "embedding",
+}
+"""The encoder each modality kind gets unless ``encoders=`` says otherwise (an image smaller than
+the ``nature`` CNN reads gets :data:`SMALL_VIEW_ENCODER`, see :func:`default_encoder`)."""
+
+SMALL_VIEW_ENCODER = "small"
+"""The default encoder of an image smaller than ``NATURE_MIN_SIZE`` (36) on a side."""
+
+
+def default_encoder(spec: ModalitySpec) -> str:
+    """The encoder ``spec`` gets when ``encoders=`` names none: :data:`DEFAULT_ENCODERS` by kind,
+    except that an image smaller than 36x36 (too small for ``nature``) gets ``small``.
+
+    A small uint8 view is warned about: with pixel bounds it cannot be told from a symbolic grid
+    (MiniGrid declares its 7x7x3 codes as ``Box(0, 255, ...)``), and is read as pixels."""
+    if spec.kind == IMAGE and min(spec.shape[1:]) < NATURE_MIN_SIZE:
+        if spec.space.dtype == np.uint8 and max(spec.shape[1:]) <= MAX_GRID_SIDE:
+            warnings.warn(
+                f"image {spec.key!r} {spec.space} is a small view, read as pixels (/255) by the "
+                f"'small' CNN; if it holds integer cell codes (object, colour, state, as "
+                f"MiniGrid's view), map it to the grid encoder: "
+                f"{set_hint('modalities', spec.key, GRID)}.",
+                stacklevel=4,
+            )
+        return SMALL_VIEW_ENCODER
+    return DEFAULT_ENCODERS[spec.kind]
+
 
 ValueT = TypeVar("ValueT")
 
@@ -63,11 +99,13 @@ class MultimodalExtractor(BaseFeaturesExtractor):
     expects raw observations. ``sb3_normalize_images`` overrides that detection.
 
     :param observation_space: the env's ``Dict`` observation space.
-    :param modalities: ``{key: kind}`` overrides, kind in ``image/text/audio/vector/ignore``; keys
-        named ``image``, ``text``, ``audio`` are detected, other Box keys are ``vector``.
+    :param modalities: ``{key: kind}`` overrides, kind in ``image/text/audio/vector/grid/ignore``;
+        keys named ``image``, ``text``, ``audio`` are detected (an ``image`` holding integer cell
+        codes is a ``grid``, see :func:`mmagent.convention.looks_like_symbolic_grid`), other Box
+        keys are ``vector``.
     :param encoders: ``{key or kind: encoder}`` where encoder is a registered name (see
         :func:`register_encoder`), a class, or ``"module.path:Class"``. Defaults:
-        :data:`DEFAULT_ENCODERS`.
+        :func:`default_encoder`.
     :param encoder_kwargs: ``{key or kind: kwargs}`` for the encoder (e.g. ``features_dim``).
     :param fusion: registered fusion name (``concat``, ``sum``, ``gated``, ``film``,
         ``attention``), a class, or ``"module.path:Class"``.
@@ -129,7 +167,7 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         built: dict[str, Encoder] = {}
         encoder_names: dict[str, str] = {}
         for key, spec in specs.items():
-            name, factory = resolve_encoder(spec.kind, chosen.get(key, DEFAULT_ENCODERS[spec.kind]))
+            name, factory = resolve_encoder(spec.kind, chosen.get(key, default_encoder(spec)))
             built[key] = _build_encoder(spec, name, factory, dict(chosen_kwargs.get(key, {})))
             encoder_names[key] = name
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from mmagent.extractors.base import Encoder, Fusion, ImageEncoder, module_names
-from mmagent.extractors.modalities import IMAGE, TEXT, ModalitySpec
+from mmagent.extractors.modalities import GRID, IMAGE, TEXT, ModalitySpec
 from mmagent.extractors.registry import register_fusion
 
 
@@ -215,7 +215,8 @@ class FiLMFusion(Fusion):
     ) -> None:
         super().__init__()
         text_keys = [key for key, spec in specs.items() if spec.kind == TEXT]
-        all_image_keys = [key for key, spec in specs.items() if spec.kind == IMAGE]
+        # a symbolic grid's embedded cells are a feature map like an image's
+        all_image_keys = [key for key, spec in specs.items() if spec.kind in (IMAGE, GRID)]
         if not text_keys or not all_image_keys:
             raise ValueError(
                 f"the 'film' fusion conditions image feature maps on text, so it needs an image "

@@ -1,5 +1,6 @@
-"""Image encoders: ``nature`` (Nature DQN CNN), ``impala`` (IMPALA residual CNN) and ``grid``
-(one feature vector per cell of a tile-drawn frame).
+"""Image encoders: ``nature`` (Nature DQN CNN), ``impala`` (IMPALA residual CNN), ``small``
+(3x3 convolutions for small views) and ``grid`` (one feature vector per cell of a tile-drawn
+frame).
 
 All read a canonical ``float (B, C, H, W)`` image in ``[0, 1]``, any channel count.
 """
@@ -13,11 +14,14 @@ import torch
 from torch import nn
 
 from mmagent.extractors.base import ImageEncoder, dry_run_output_shape
-from mmagent.extractors.modalities import IMAGE, ModalitySpec
+from mmagent.extractors.modalities import IMAGE, ModalitySpec, set_hint
 from mmagent.extractors.registry import register_encoder
 
 NATURE_MIN_SIZE = 36
 """Smallest height/width the Nature CNN's 8/4, 4/2, 3/1 convolutions accept."""
+
+SMALL_MAX_MAP_SIDE = 9
+"""The ``small`` CNN halves the map (stride 2) while its side is above this."""
 
 
 class _TrunkAndHeadEncoder(ImageEncoder):
@@ -54,8 +58,9 @@ class NatureImageEncoder(_TrunkAndHeadEncoder):
         if min(height, width) < NATURE_MIN_SIZE:
             raise ValueError(
                 f"image {spec.key!r} is {height}x{width}; the 'nature' encoder needs at least "
-                f"{NATURE_MIN_SIZE}x{NATURE_MIN_SIZE}. Use encoders={{{spec.key!r}: 'impala'}} "
-                f"(any size) or resize the frames."
+                f"{NATURE_MIN_SIZE}x{NATURE_MIN_SIZE}. Use "
+                f"{set_hint('encoders', spec.key, 'small')} (3x3 convs, any size) or "
+                f"'impala', or resize the frames (make_multimodal's image_size=)."
             )
         trunk = nn.Sequential(
             nn.Conv2d(channels, 32, kernel_size=8, stride=4),
@@ -66,6 +71,38 @@ class NatureImageEncoder(_TrunkAndHeadEncoder):
             nn.ReLU(),
         )
         self._attach_trunk(trunk, map_channels=64)
+
+
+@register_encoder(IMAGE, "small")
+class SmallImageEncoder(_TrunkAndHeadEncoder):
+    """For small views (what the ``nature`` CNN cannot read, e.g. 7x7): 3x3 convolutions with
+    padding 1; each after the first halves the map (stride 2) while its side is above
+    :data:`SMALL_MAX_MAP_SIDE`, so a 7x7 view keeps one position per pixel and a 35x35 one ends
+    at 9x9. Chosen by default for images smaller than 36x36.
+
+    :param spec: the image key.
+    :param features_dim: output width.
+    :param channels: output channels of each 3x3 convolution.
+    """
+
+    def __init__(
+        self, spec: ModalitySpec, features_dim: int = 256, channels: Sequence[int] = (32, 64, 64)
+    ) -> None:
+        super().__init__(spec, features_dim)
+        if not channels:
+            raise ValueError(f"small encoder for {spec.key!r} needs at least one conv channel.")
+        in_channels, height, width = spec.shape
+        side = min(height, width)
+        layers: list[nn.Module] = []
+        for index, out_channels in enumerate(channels):
+            stride = 2 if index > 0 and side > SMALL_MAX_MAP_SIDE else 1
+            side = (side - 1) // stride + 1
+            layers += [
+                nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1),
+                nn.ReLU(),
+            ]
+            in_channels = out_channels
+        self._attach_trunk(nn.Sequential(*layers), map_channels=in_channels)
 
 
 class _ResidualBlock(nn.Module):
@@ -147,8 +184,9 @@ class GridImageEncoder(_TrunkAndHeadEncoder):
         if height % cell_pixels or width % cell_pixels:
             raise ValueError(
                 f"image {spec.key!r} is {height}x{width}, not a whole number of "
-                f"{cell_pixels}-pixel cells; set encoder_kwargs={{{spec.key!r}: "
-                f"{{'cell_pixels': N}}}} to the side of the cells the game draws, or make the "
+                f"{cell_pixels}-pixel cells; set "
+                f"{set_hint('encoder_kwargs', spec.key, {'cell_pixels': 'N'})} to the side of "
+                f"the cells the game draws, or make the "
                 f"frame a multiple of {cell_pixels} pixels."
             )
         if not channels:

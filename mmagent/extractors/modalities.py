@@ -1,16 +1,22 @@
 """Which observation key is which modality, and how each one becomes the tensor its encoder reads.
 
-Rules (also in ``docs/extractor.md``):
+Rules (also in ``docs/extractor.md``; the constants and detection rules live in
+:mod:`mmagent.convention`, shared with the plug-in layer):
 
-* **Detection.** A key named ``image``, ``text`` or ``audio`` is that modality; every other ``Box``
-  key is a ``vector`` (MLP encoder). ``modalities={"screen": "image", ...}`` overrides detection;
-  ``"ignore"`` drops a key. Non-``Box`` subspaces (``Discrete``, ``MultiDiscrete``, ...) are an
-  error unless mapped to ``"ignore"``: SB3 one-hot encodes them before the extractor sees them,
-  so the extractor would read different tensors inside and outside SB3.
+* **Detection.** A key named ``image``, ``text`` or ``audio`` is that modality, except that an
+  ``image`` whose space is a symbolic grid (:func:`~mmagent.convention.looks_like_symbolic_grid`)
+  is a ``grid``; every other ``Box`` key is a ``vector`` (MLP encoder).
+  ``modalities={"screen": "image", ...}`` overrides detection; ``"ignore"`` drops a key.
+  Non-``Box`` subspaces (``Discrete``, ``MultiDiscrete``, ...) are an error unless mapped to
+  ``"ignore"``: SB3 one-hot encodes them before the extractor sees them, so the extractor would
+  read different tensors inside and outside SB3.
 * **Image.** ``(H, W, C)``, ``(C, H, W)`` or ``(H, W)``. Of the first and last axis, the smaller is
   the channel axis (``channels_first={"key": bool}`` overrides; a tie is an error). ``uint8`` is
   divided by 255 exactly once (see ``sb3_normalize_images``); float images are taken as already in
   ``[0, 1]``.
+* **Grid.** ``(H, W, C)``, ``(C, H, W)`` or ``(H, W)`` integer cell codes (layout as images);
+  never rescaled: the canonical input is the ``long`` codes (SB3's /255 of a ``uint8`` 0..255 space
+  is undone exactly), one embedding table per channel of ``high + 1`` codes.
 * **Text.** ``(L,)`` integer token ids, ``0`` = padding, vocabulary size = ``high.max() + 1``.
 * **Audio.** ``(C, S)``, ``(S, C)`` or mono ``(S,)``. The smaller axis is the channel axis when it
   has at most 8 entries (``channels_first`` overrides). Float audio is read as-is (already in
@@ -30,35 +36,48 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.preprocessing import is_image_space
 
-IMAGE = "image"
-TEXT = "text"
-AUDIO = "audio"
-VECTOR = "vector"
-IGNORE = "ignore"
+from mmagent.convention import (
+    AUDIO,
+    AUDIO_SCALES,
+    DETECTED_BY_NAME,
+    GRID,
+    IGNORE,
+    IMAGE,
+    MAX_AUDIO_CHANNELS,
+    MAX_EXACT_TOKEN_ID,
+    MODALITY_KINDS,
+    PAD_TOKEN_ID,
+    TEXT,
+    UNKNOWN_TOKEN_ID,
+    VECTOR,
+    audio_channels_first,
+    grid_code_counts,
+    grid_layout,
+    image_channels_first,
+    looks_like_image,
+    looks_like_symbolic_grid,
+)
 
-MODALITY_KINDS: tuple[str, ...] = (IMAGE, TEXT, AUDIO, VECTOR)
-"""The modality kinds an observation key can be mapped to (plus ``"ignore"``)."""
-
-DETECTED_BY_NAME: tuple[str, ...] = (IMAGE, TEXT, AUDIO)
-"""Keys with exactly these names are detected as that modality without an override."""
-
-MAX_AUDIO_CHANNELS = 8
-"""An audio axis with at most this many entries (and smaller than the other) is the channel axis."""
-
-MAX_EXACT_TOKEN_ID = 2**24
-"""Token ids arrive as float32 from SB3's ``preprocess_obs``, exact for integers up to 2**24."""
-
-PAD_TOKEN_ID = 0
-
-_AUDIO_SCALES: dict[np.dtype, tuple[float, float]] = {
-    # dtype: (offset, scale); canonical = (raw - offset) * scale
-    np.dtype(np.float16): (0.0, 1.0),
-    np.dtype(np.float32): (0.0, 1.0),
-    np.dtype(np.float64): (0.0, 1.0),
-    np.dtype(np.int16): (0.0, 1.0 / 32768.0),
-    np.dtype(np.int32): (0.0, 1.0 / 2**31),
-    np.dtype(np.uint8): (128.0, 1.0 / 128.0),
-}
+__all__ = [
+    "AUDIO",
+    "DETECTED_BY_NAME",
+    "GRID",
+    "IGNORE",
+    "IMAGE",
+    "MAX_AUDIO_CHANNELS",
+    "MAX_EXACT_TOKEN_ID",
+    "MODALITY_KINDS",
+    "PAD_TOKEN_ID",
+    "TEXT",
+    "UNKNOWN_TOKEN_ID",
+    "VECTOR",
+    "ModalitySpec",
+    "build_spec",
+    "resolve_modalities",
+    "sb3_scales_image",
+    "set_hint",
+]
+"""The names come from :mod:`mmagent.convention` (re-exported here for older imports)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,8 @@ class ModalitySpec:
     """What one observation key is and how to turn its tensor into the encoder's canonical input.
 
     Canonical inputs (batch first): image ``float (B, C, H, W)`` in ``[0, 1]``;
-    text ``long (B, L)``; audio ``float (B, C, S)`` in ``[-1, 1]``; vector ``float (B, D)``.
+    grid ``long (B, C, H, W)`` cell codes; text ``long (B, L)``; audio ``float (B, C, S)`` in
+    ``[-1, 1]``; vector ``float (B, D)``.
     """
 
     key: str
@@ -76,7 +96,7 @@ class ModalitySpec:
     space: spaces.Box
     """The key's observation space as the extractor received it."""
     shape: tuple[int, ...]
-    """Canonical per-sample shape: image ``(C, H, W)``, text ``(L,)``, audio ``(C, S)``,
+    """Canonical per-sample shape: image and grid ``(C, H, W)``, text ``(L,)``, audio ``(C, S)``,
     vector ``(D,)``."""
     channels_first: bool = True
     """Layout of the incoming tensor for images and audio (False: channels on the last axis)."""
@@ -88,6 +108,8 @@ class ModalitySpec:
     """Text only: number of token ids (``high.max() + 1``)."""
     sample_rate: int = 0
     """Audio only: samples per second."""
+    code_counts: tuple[int, ...] = ()
+    """Grid only: number of codes (``high + 1``) of each channel, in canonical channel order."""
 
     def to_canonical(self, observation: torch.Tensor) -> torch.Tensor:
         """Turn a batch of this key's observations (raw, or after SB3's ``preprocess_obs``) into the
@@ -98,6 +120,15 @@ class ModalitySpec:
                 # SB3's preprocess_obs casts every Box to float; ids below 2**24 survive exactly.
                 observation = observation.round()
             return observation.long().reshape(batch_size, *self.shape)
+        if self.kind == GRID:
+            codes = observation
+            if codes.is_floating_point():
+                # SB3 casts to float, and divides a uint8 0..255 space by 255 (scale undoes it).
+                codes = (codes * self.scale).round() if self.scale != 1.0 else codes.round()
+            codes = codes.long()
+            if codes.dim() == 3:  # (B, H, W): one code per cell
+                return codes.unsqueeze(1)
+            return codes if self.channels_first else codes.permute(0, 3, 1, 2)
         values = observation.float()
         if self.offset != 0.0:
             values = values - self.offset
@@ -113,6 +144,31 @@ class ModalitySpec:
         if values.dim() == 2:  # (B, S) mono
             return values.unsqueeze(1)
         return values if self.channels_first else values.transpose(1, 2)
+
+
+def set_hint(option: str, key: str, value: object) -> str:
+    """How to set ``features_extractor_kwargs[option][key] = value`` in Python and with the CLI's
+    ``--set`` (errors name both)::
+
+        encoders={'image': 'small'}
+        (CLI: --set policy_kwargs.features_extractor_kwargs.encoders.image=small)
+
+    A dict ``value`` becomes one ``--set`` per entry (``encoder_kwargs.image.cell_pixels=N``).
+    """
+    prefix = f"policy_kwargs.features_extractor_kwargs.{option}.{key}"
+    if isinstance(value, Mapping):
+        assignments = [f"--set {prefix}.{name}={_yaml(item)}" for name, item in value.items()]
+        python_value = "{" + ", ".join(f"{name!r}: {item}" for name, item in value.items()) + "}"
+    else:
+        assignments = [f"--set {prefix}={_yaml(value)}"]
+        python_value = repr(value)
+    return f"{option}={{{key!r}: {python_value}}} (CLI: {' '.join(assignments)})"
+
+
+def _yaml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def resolve_modalities(
@@ -150,11 +206,14 @@ def resolve_modalities(
             kind = overrides[key]
         else:
             kind = key if key in DETECTED_BY_NAME else VECTOR
-            if kind == VECTOR and isinstance(subspace, spaces.Box) and _looks_like_image(subspace):
+            if kind == IMAGE and looks_like_symbolic_grid(subspace):
+                kind = GRID
+            elif kind == VECTOR and looks_like_image(subspace):
                 warnings.warn(
                     f"observation {key!r} {subspace} looks like an image but is not named 'image', "
-                    f"so it goes to the MLP vector encoder; pass modalities={{{key!r}: 'image'}} "
-                    f"to give it a CNN.",
+                    f"so it goes to the MLP vector encoder; pass "
+                    f"{set_hint('modalities', key, IMAGE)} to give it a CNN (or 'grid' if it "
+                    f"holds integer cell codes).",
                     stacklevel=3,
                 )
         if kind != IGNORE and not isinstance(subspace, spaces.Box):
@@ -162,7 +221,7 @@ def resolve_modalities(
                 f"observation {key!r} is a {type(subspace).__name__} space ({subspace}); "
                 f"MultimodalExtractor reads Box spaces only. Convert it to a Box in a wrapper "
                 f"(e.g. a one-hot Box for Discrete) or drop it with "
-                f"modalities={{{key!r}: 'ignore'}}."
+                f"{set_hint('modalities', key, IGNORE)}."
             )
         resolved[key] = kind
 
@@ -190,11 +249,13 @@ def build_spec(
     :param space: the key's Box space.
     :param channels_first: layout override for images and audio; None detects it.
     :param sample_rate: audio samples per second.
-    :param images_arrive_scaled: True when the SB3 policy has already divided this image by 255
-        (``normalize_images=True`` and SB3's ``is_image_space`` accepts the space).
+    :param images_arrive_scaled: True when the SB3 policy has already divided this image (or grid)
+        by 255 (``normalize_images=True`` and SB3's ``is_image_space`` accepts the space).
     """
     if kind == IMAGE:
         return _image_spec(key, space, channels_first, images_arrive_scaled)
+    if kind == GRID:
+        return _grid_spec(key, space, channels_first, images_arrive_scaled)
     if kind == TEXT:
         _reject_layout_override(key, kind, channels_first)
         return _text_spec(key, space)
@@ -216,10 +277,6 @@ def sb3_scales_image(space: spaces.Box) -> bool:
     return bool(is_image_space(space))
 
 
-def _looks_like_image(space: spaces.Box) -> bool:
-    return len(space.shape) == 3 and space.dtype == np.uint8
-
-
 def _reject_layout_override(key: str, kind: str, channels_first: bool | None) -> None:
     if channels_first is not None:
         raise ValueError(
@@ -236,7 +293,7 @@ def _image_spec(
         raise ValueError(
             f"observation {key!r} is mapped to 'image' but has shape {shape}; an image needs "
             f"(H, W, C), (C, H, W) or (H, W). Map it to 'vector' "
-            f"(modalities={{{key!r}: 'vector'}}) or reshape it in a wrapper."
+            f"({set_hint('modalities', key, VECTOR)}) or reshape it in a wrapper."
         )
     if space.dtype == np.uint8:
         scale = 1.0 if arrives_scaled else 1.0 / 255.0
@@ -252,12 +309,14 @@ def _image_spec(
             _reject_layout_override(key, "2-D (grayscale) image", channels_first)
         return ModalitySpec(key=key, kind=IMAGE, space=space, shape=(1, *shape), scale=scale)
     if channels_first is None:
-        if shape[0] == shape[2]:
+        channels_first = image_channels_first(shape)
+        if channels_first is None:
             raise ValueError(
                 f"image {key!r} has shape {shape}: the first and last axes are equal, so the "
-                f"channel axis is ambiguous. Pass channels_first={{{key!r}: True or False}}."
+                f"channel axis is ambiguous. Pass channels_first={{{key!r}: True or False}} "
+                f"(CLI: --set policy_kwargs.features_extractor_kwargs.channels_first.{key}=true "
+                f"or false)."
             )
-        channels_first = shape[0] < shape[2]
     canonical = shape if channels_first else (shape[2], shape[0], shape[1])
     return ModalitySpec(
         key=key,
@@ -266,6 +325,47 @@ def _image_spec(
         shape=canonical,
         channels_first=channels_first,
         scale=scale,
+    )
+
+
+def _grid_spec(
+    key: str, space: spaces.Box, channels_first: bool | None, arrives_scaled: bool
+) -> ModalitySpec:
+    shape = tuple(int(size) for size in space.shape)
+    fix = (
+        f"A grid is integer cell codes (H, W, C), (C, H, W) or (H, W) with low >= 0; map the key "
+        f"to 'image' (pixels) or 'vector' instead ({set_hint('modalities', key, IMAGE)})."
+    )
+    if len(shape) not in (2, 3) or not np.issubdtype(space.dtype, np.integer):
+        raise ValueError(f"observation {key!r} is mapped to 'grid' but is {space}. {fix}")
+    if np.any(space.low < 0):
+        raise ValueError(
+            f"grid {key!r} allows negative codes (low={int(np.min(space.low))}); shift the codes "
+            f"to start at 0 in a wrapper. {fix}"
+        )
+    if len(shape) == 2:
+        if channels_first is not None:
+            _reject_layout_override(key, "2-D (one code per cell) grid", channels_first)
+        canonical, channels_first = (1, *shape), True
+    else:
+        if channels_first is None:
+            channels_first = grid_layout(space)
+            if channels_first is None:
+                raise ValueError(
+                    f"grid {key!r} has shape {shape}: the first and last axes are equal, so the "
+                    f"channel axis is ambiguous. Pass {set_hint('channels_first', key, False)} "
+                    f"for (H, W, C), or True for (C, H, W)."
+                )
+        canonical = shape if channels_first else (shape[2], shape[0], shape[1])
+    counts = grid_code_counts(space, channels_first)
+    return ModalitySpec(
+        key=key,
+        kind=GRID,
+        space=space,
+        shape=canonical,
+        channels_first=channels_first,
+        scale=255.0 if arrives_scaled else 1.0,
+        code_counts=counts,
     )
 
 
@@ -295,29 +395,28 @@ def _audio_spec(
 ) -> ModalitySpec:
     shape = tuple(int(size) for size in space.shape)
     dtype = np.dtype(space.dtype)
-    if dtype not in _AUDIO_SCALES:
+    if dtype not in AUDIO_SCALES:
         raise ValueError(
             f"audio {key!r} has dtype {dtype}; supported: float16/32/64 (in [-1, 1]), int16, "
             f"int32, uint8 (8-bit PCM). Convert it to float32 in [-1, 1] in a wrapper."
         )
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be positive, got {sample_rate} (for audio {key!r}).")
-    offset, scale = _AUDIO_SCALES[dtype]
+    offset, scale = AUDIO_SCALES[dtype]
     if len(shape) == 1:
         if channels_first is not None:
             _reject_layout_override(key, "mono (1-D) audio", channels_first)
         canonical, channels_first = (1, shape[0]), True
     elif len(shape) == 2:
         if channels_first is None:
-            smaller = min(shape)
-            if smaller > MAX_AUDIO_CHANNELS or shape[0] == shape[1]:
+            channels_first = audio_channels_first(shape)
+            if channels_first is None:
                 raise ValueError(
                     f"audio {key!r} has shape {shape}; cannot tell channels from samples (the "
                     f"channel axis must be the smaller one with at most {MAX_AUDIO_CHANNELS} "
-                    f"entries). Pass channels_first={{{key!r}: True}} for (channels, samples) or "
-                    f"False for (samples, channels)."
+                    f"entries). Pass {set_hint('channels_first', key, True)} for (channels, "
+                    f"samples) or False for (samples, channels)."
                 )
-            channels_first = shape[0] < shape[1]
         canonical = shape if channels_first else (shape[1], shape[0])
     else:
         raise ValueError(

@@ -1,4 +1,6 @@
-"""Give an env without pixel observations an ``image``: :class:`PixelsFromRender`.
+"""Pixels at the size the agent reads: :class:`PixelsFromRender` gives an env without pixel
+observations an ``image`` taken from ``render()``; :class:`ResizeImage` resizes the ``image`` an
+env already has. ``make_multimodal(env, image_size=...)`` picks the one that fits.
 
 After every reset and step the wrapper calls the env's ``render()`` (the env must be made with
 ``render_mode="rgb_array"``), checks the frame — an ``(H, W, 3)`` or ``(H, W, 4)`` uint8 array;
@@ -11,6 +13,11 @@ an alpha channel is dropped — and resizes it to ``size`` with :func:`resize_fr
   for whole-number scale factors, but shrinking skips pixels (thin lines can vanish).
 
 ``render()`` itself is unchanged, so watching and recording still show the full-size frame.
+
+:class:`ResizeImage` resizes an existing ``(H, W, C)`` or ``(H, W)`` frame (uint8, or float kept
+as float) by the same two methods. It refuses a symbolic grid (integer cell codes, see
+:func:`mmagent.convention.looks_like_symbolic_grid`): averaging or repeating codes would make up
+cells; the ``grid`` encoder reads a grid at its own size.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.core.game import parse_frame_size
+from mmagent.convention import IMAGE, image_channels_first, looks_like_symbolic_grid
+from mmagent.plugins.constructor_args import record_constructor_args
 from mmagent.plugins.errors import PluginOutputError
 from mmagent.plugins.keys import convention_key
 
@@ -45,12 +54,15 @@ def _area_weights(source: int, target: int) -> np.ndarray:
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int], method: str = "area") -> np.ndarray:
-    """Resize an ``(H, W, C)`` uint8 frame to ``size = (height, width)``.
+    """Resize an ``(H, W, C)`` or ``(H, W)`` frame to ``size = (height, width)``: uint8 stays
+    uint8 (rounded), a float frame stays float32 (not rounded or clipped).
 
     :param method: ``"area"`` or ``"nearest"`` (see the module docstring).
     """
     if method not in RESIZE_METHODS:
         raise ValueError(f"resize method {method!r} is unknown; use one of {RESIZE_METHODS}")
+    if frame.ndim == 2:
+        return resize_frame(frame[:, :, np.newaxis], size, method)[:, :, 0]
     height, width = size
     source_height, source_width, channels = frame.shape
     if (source_height, source_width) == (height, width):
@@ -70,16 +82,18 @@ def resize_frame(frame: np.ndarray, size: tuple[int, int], method: str = "area")
         mixed_rows.reshape(height, source_width, channels).transpose(0, 2, 1)
     )
     mixed = np.einsum("ycw,xw->yxc", by_channel, _area_weights(source_width, width))
+    if np.issubdtype(frame.dtype, np.floating):
+        return mixed.astype(np.float32)
     return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
-class PixelsFromRender(gym.Wrapper):
+class PixelsFromRender(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Adds ``image``: ``Box(0, 255, (height, width, 3), uint8)``, the env's ``render()`` frame
     resized (rules in the module docstring).
 
     :param env: an env made with ``render_mode="rgb_array"``.
-    :param size: the image size, an int or ``(height, width)``; the default extractor's
-        ``nature`` CNN needs at least 36×36.
+    :param size: the image size, an int or ``(height, width)``; the default extractor reads
+        36×36 and larger with the ``nature`` CNN, smaller with the ``small`` CNN.
     :param method: ``"area"`` or ``"nearest"``.
     :param key: the observation key to add.
     :param keep_observation: keep the env's own observation (a ``Dict`` keeps its keys, any
@@ -95,6 +109,13 @@ class PixelsFromRender(gym.Wrapper):
         key: str = "image",
         keep_observation: bool = True,
     ) -> None:
+        record_constructor_args(
+            self,
+            size=tuple(size) if isinstance(size, Sequence) else size,
+            method=method,
+            key=key,
+            keep_observation=keep_observation,
+        )
         super().__init__(env)
         render_mode = env.render_mode
         if render_mode != "rgb_array":
@@ -110,6 +131,8 @@ class PixelsFromRender(gym.Wrapper):
         self.size = parse_frame_size(size)
         self.method = method
         self.key = key
+        # only rgb_array works underneath: Gymnasium's checker remakes the env in every mode
+        self.metadata = {**env.metadata, "render_modes": ["rgb_array"]}
         image_space = spaces.Box(0, 255, (*self.size, 3), np.uint8)
         self._inner_key: str | None = None
         if not keep_observation:
@@ -178,6 +201,80 @@ class PixelsFromRender(gym.Wrapper):
         combined = dict(observation) if self._inner_key is None else {self._inner_key: observation}
         combined[self.key] = image
         return combined
+
+
+class ResizeImage(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Resizes the env's own image observation ``key`` to ``size`` (rules in the module
+    docstring); the other keys pass through unchanged.
+
+    :param env: an env with a ``Dict`` observation holding ``key``: ``(H, W, C)`` or ``(H, W)``,
+        uint8 or float (map a channels-first frame with ``MapToConvention`` first).
+    :param size: the new size, an int or ``(height, width)``.
+    :param method: ``"area"`` (default, for shrinking) or ``"nearest"``.
+    :param key: the image key.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        size: int | Sequence[int] = 64,
+        *,
+        method: str = "area",
+        key: str = IMAGE,
+    ) -> None:
+        record_constructor_args(
+            self, size=tuple(size) if isinstance(size, Sequence) else size, method=method, key=key
+        )
+        super().__init__(env)
+        if method not in RESIZE_METHODS:
+            raise ValueError(
+                f"ResizeImage: method {method!r} is unknown; use one of {RESIZE_METHODS}"
+            )
+        self.size = parse_frame_size(size)
+        self.method = method
+        self.key = key
+        inner = env.observation_space
+        if not isinstance(inner, spaces.Dict) or key not in inner.spaces:
+            raise ValueError(
+                f"ResizeImage: {_env_name(env)}'s observation {inner} has no {key!r} key; pass "
+                "key= (the image's key), or map the env first with MapToConvention"
+            )
+        image = inner.spaces[key]
+        self._check_space(env, image)
+        shape = (*self.size, *image.shape[2:])
+        if image.dtype == np.uint8:
+            resized = spaces.Box(0, 255, shape, np.uint8)
+        else:
+            resized = spaces.Box(
+                float(np.min(image.low)), float(np.max(image.high)), shape, np.float32
+            )
+        self.observation_space = spaces.Dict({**inner.spaces, key: resized})
+
+    def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
+        """The observation with ``key`` resized."""
+        resized = dict(observation)
+        resized[self.key] = resize_frame(np.asarray(observation[self.key]), self.size, self.method)
+        return resized
+
+    def _check_space(self, env: gym.Env, image: spaces.Space) -> None:
+        where = f"ResizeImage: {_env_name(env)}'s {self.key!r} {image}"
+        if not isinstance(image, spaces.Box) or len(image.shape) not in (2, 3):
+            raise ValueError(f"{where} is not an (H, W, C) or (H, W) frame; it cannot be resized")
+        if looks_like_symbolic_grid(image):
+            raise ValueError(
+                f"{where} holds integer cell codes (a symbolic grid), not pixels; resizing would "
+                "make up cells. Drop image_size=: the 'grid' encoder reads the grid as it is"
+            )
+        if not (image.dtype == np.uint8 or np.issubdtype(image.dtype, np.floating)):
+            raise ValueError(
+                f"{where} has dtype {image.dtype}; ResizeImage resizes uint8 (0..255) or float "
+                "frames"
+            )
+        if len(image.shape) == 3 and image_channels_first(image.shape):
+            raise ValueError(
+                f"{where} is channels-first; move the channels last first (MapToConvention "
+                "does it; make_multimodal applies it)"
+            )
 
 
 def _env_name(env: gym.Env) -> str:

@@ -76,7 +76,7 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
             _space(),
             {"encoders": {"image": "resnet"}},
             ValueError,
-            r"unknown image encoder 'resnet'; choose one of \['nature', 'impala', 'grid'\]"
+            r"unknown image encoder 'resnet'; choose one of \['nature', 'small', 'impala', 'grid'\]"
             r".*register_encoder",
             id="unknown-encoder",
         ),
@@ -124,9 +124,11 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
         ),
         pytest.param(
             _space(image=spaces.Box(0, 255, (24, 24, 3), np.uint8)),
-            {},
+            {"encoders": {"image": "nature"}},
             ValueError,
-            r"image 'image' is 24x24; the 'nature' encoder needs at least 36x36.*'impala'",
+            r"image 'image' is 24x24; the 'nature' encoder needs at least 36x36.*encoders="
+            r"\{'image': 'small'\} \(CLI: --set "
+            r"policy_kwargs\.features_extractor_kwargs\.encoders\.image=small\)",
             id="image-too-small-for-nature",
         ),
         pytest.param(

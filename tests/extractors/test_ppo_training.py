@@ -14,7 +14,7 @@ CASES = [
     ("sum", {"image": "grid", "text": "bag", "audio": "logmel"}),
     ("gated", {"image": "nature", "text": "transformer", "audio": "logmel"}),
     ("film", {"image": "impala", "text": "gru", "audio": "conv1d"}),
-    ("attention", {"image": "nature", "text": "transformer", "audio": "conv1d"}),
+    ("attention", {"image": "small", "text": "transformer", "audio": "conv1d"}),
 ]
 # The test env's 36-pixel frames, read by the grid encoder as 6x6 cells of 6 pixels.
 GRID_KWARGS = {"image": {"cell_pixels": 6}}
