@@ -53,8 +53,12 @@ class EvaluationReport:
     ablated: tuple[str, ...] = ()
     by_instruction_kind: dict[str, dict[str, float]] = field(default_factory=dict)
     #: episodes per ``info["ending"]`` (mmagent's games), most frequent first; for other envs
-    #: ``"success"``, ``"failure"`` or ``"time-out"``
+    #: ``"success"``, ``"failure"`` or ``"time-out"`` (``"terminated"`` where the env reports no
+    #: success)
     endings: dict[str, int] = field(default_factory=dict)
+    #: whether any episode's last ``info`` held ``"is_success"``; when not, ``success_rate`` is
+    #: 0 only for want of a signal, and :meth:`summary` says so instead of printing it
+    success_reported: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready mapping."""
@@ -73,9 +77,13 @@ class EvaluationReport:
             for kind, figures in sorted(self.by_instruction_kind.items())
         )
         endings = format_endings(self.endings)
+        success = (
+            f"success {self.success_rate:.1%} [95% CI {low:.1%}–{high:.1%}]"
+            if self.success_reported
+            else NO_SUCCESS_SIGNAL
+        )
         return (
-            f"{self.env_id}: success {self.success_rate:.1%} "
-            f"[95% CI {low:.1%}–{high:.1%}] over {self.episodes} episodes "
+            f"{self.env_id}: {success} over {self.episodes} episodes "
             f"({'greedy' if self.deterministic else 'sampled'} actions){ablated}, "
             f"return {self.mean_return:.3f}, length {self.mean_length:.1f}"
             + (f"; by instruction: {kinds}" if kinds else "")
@@ -83,13 +91,26 @@ class EvaluationReport:
         )
 
 
-def episode_ending(info: dict[str, Any], terminated: bool) -> str:
+NO_SUCCESS_SIGNAL = (
+    "success: not reported by the env (no info['is_success']); pass "
+    "make_multimodal(..., success=...)"
+)
+"""What a summary says in place of the success rate when no episode reported success."""
+
+
+def episode_ending(info: dict[str, Any], terminated: bool, *, unreported: str = "failure") -> str:
     """How an episode ended: the game's ``info["ending"]`` when it gives one, else
     ``"success"`` / ``"failure"`` for a terminated episode and ``"time-out"`` for a truncated
-    one."""
+    one.
+
+    :param unreported: the ending of a terminated episode whose ``info`` has no
+        ``"is_success"`` (:func:`evaluate` says ``"terminated"``: not known to be a failure).
+    """
     ending = info.get("ending")
     if isinstance(ending, str) and ending:
         return ending
+    if terminated and "is_success" not in info:
+        return unreported
     return default_ending(terminated, bool(info.get("is_success", False)))
 
 
@@ -115,7 +136,12 @@ def evaluate(
         state is put back afterwards).
     :param ablate: modalities (observation keys or kinds such as ``"audio"``) the model's
         multimodal extractor masks for this evaluation: their input is not read at all.
+    :raises ValueError: for ``episodes`` below 1 or a ``seed_base`` below 0.
     """
+    if episodes < 1:
+        raise ValueError(f"episodes must be 1 or more, got {episodes!r}")
+    if seed_base < 0:
+        raise ValueError(f"seed_base must be 0 or more, got {seed_base!r}")
     ablated = tuple(ablate)
     from mmagent.plugins import make_env
 
@@ -133,6 +159,7 @@ def evaluate(
             masks.enter_context(extractor.masking(set(ablated) | extractor.masked_modalities))
     outcomes: list[tuple[bool, float, int, str | None]] = []
     endings: Counter[str] = Counter()
+    success_reported = False
     try:
         for episode in range(episodes):
             observation, info = env.reset(seed=seed_base + episode)
@@ -146,7 +173,8 @@ def evaluate(
                 if terminated or truncated:
                     break
             outcomes.append((bool(info.get("is_success", False)), total, length, kind))
-            endings[episode_ending(info, terminated)] += 1
+            success_reported = success_reported or "is_success" in info
+            endings[episode_ending(info, terminated, unreported="terminated")] += 1
     finally:
         masks.close()
         env.close()
@@ -175,4 +203,5 @@ def evaluate(
             for kind, items in by_kind.items()
         },
         endings=dict(endings.most_common()),
+        success_reported=success_reported,
     )

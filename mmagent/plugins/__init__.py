@@ -14,7 +14,9 @@ Two doors (walk-through in ``docs/custom_games.md``):
    channel, pixels from ``render()``, turns text observations into token ids and maps key names
    and formats onto the convention; the wrappers it stacks are public for finer control:
    :class:`AddInstruction`, :class:`AddAudio`, :class:`PixelsFromRender`,
-   :class:`TextObservation`, :class:`MapToConvention`, :class:`CommandActions`.
+   :class:`TextObservation`, :class:`MapToConvention`, :class:`CommandActions`,
+   :class:`ReportSuccess`. Each records its constructor arguments, so an env made with
+   ``gym.make`` is made again from ``env.spec`` and passes Gymnasium's and SB3's checkers.
 
 :func:`resolve_env_spec` turns a registered id, ``module.path:EnvId`` or
 ``module.path:GameClass`` into an id for ``gym.make``.
@@ -27,9 +29,14 @@ from mmagent.plugins.audio import AddAudio, check_sound_events
 from mmagent.plugins.channel import ObservationChannel
 from mmagent.plugins.compose import make_multimodal
 from mmagent.plugins.context import StepContext
-from mmagent.plugins.errors import GameRegistrationError, PluginOutputError
+from mmagent.plugins.errors import GameRegistrationError, PluginOutputError, UnknownWordWarning
 from mmagent.plugins.instruction import AddInstruction
-from mmagent.plugins.keys import DEFAULT_KEY_ALIASES, MapToConvention, convention_key
+from mmagent.plugins.keys import (
+    AUDIO_SAMPLE_RATE_KEY,
+    DEFAULT_KEY_ALIASES,
+    MapToConvention,
+    convention_key,
+)
 from mmagent.plugins.registration import (
     CUSTOM_NAMESPACE,
     GAME_ID_PATTERN,
@@ -37,14 +44,17 @@ from mmagent.plugins.registration import (
     register_game,
     resolve_env_spec,
 )
-from mmagent.plugins.render_pixels import PixelsFromRender, resize_frame
-from mmagent.plugins.text_observation import TextObservation
+from mmagent.plugins.render_pixels import PixelsFromRender, ResizeImage, resize_frame
+from mmagent.plugins.success import SUCCESS_RULES, ReportSuccess
+from mmagent.plugins.text_observation import TextObservation, is_text_space
 from mmagent.plugins.tokens import TextTokenizer, build_vocabulary
 
 __all__ = [
+    "AUDIO_SAMPLE_RATE_KEY",
     "CUSTOM_NAMESPACE",
     "DEFAULT_KEY_ALIASES",
     "GAME_ID_PATTERN",
+    "SUCCESS_RULES",
     "AddAudio",
     "AddInstruction",
     "CommandActions",
@@ -53,12 +63,16 @@ __all__ = [
     "ObservationChannel",
     "PixelsFromRender",
     "PluginOutputError",
+    "ReportSuccess",
+    "ResizeImage",
     "StepContext",
     "TextObservation",
     "TextTokenizer",
+    "UnknownWordWarning",
     "build_vocabulary",
     "check_sound_events",
     "convention_key",
+    "is_text_space",
     "make_env",
     "make_multimodal",
     "register_game",

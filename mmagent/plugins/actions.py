@@ -13,8 +13,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mmagent.plugins.constructor_args import record_constructor_args
 
-class CommandActions(gym.ActionWrapper):
+
+class CommandActions(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
     """``Discrete(len(commands))`` actions; action ``i`` sends ``commands[i]`` to the env.
 
     :param env: the env to wrap.
@@ -26,6 +28,12 @@ class CommandActions(gym.ActionWrapper):
     def __init__(
         self, env: gym.Env, commands: Sequence[Any], *, names: Sequence[str] | None = None
     ) -> None:
+        record_constructor_args(
+            self,
+            commands=commands if isinstance(commands, (str, bytes)) else tuple(commands),
+            names=None if names is None else tuple(names),
+        )
+        commands, names = self._saved_kwargs["commands"], self._saved_kwargs["names"]
         super().__init__(env)
         if isinstance(commands, (str, bytes)) or len(commands) == 0:
             raise ValueError(f"CommandActions needs a non-empty list of commands, got {commands!r}")

@@ -29,9 +29,11 @@ from gymnasium import spaces
 
 from envs.core.audio import AudioMixer, Listener, SoundEvent
 from mmagent.plugins.channel import ObservationChannel
+from mmagent.plugins.constructor_args import record_constructor_args, unwrap_function
 from mmagent.plugins.context import StepContext
 from mmagent.plugins.errors import PluginOutputError, callable_name
 from mmagent.plugins.formats import PCM_SCALES, pcm_to_float
+from mmagent.plugins.keys import AUDIO_SAMPLE_RATE_KEY
 
 SoundOutput = Sequence[SoundEvent] | np.ndarray | None
 SoundFunction = Callable[[StepContext], SoundOutput]
@@ -41,7 +43,7 @@ ListenerSource = Listener | Callable[[StepContext], Listener] | None
 RANGE_TOLERANCE = 1e-5
 
 
-class AddAudio(ObservationChannel):
+class AddAudio(ObservationChannel, gym.utils.RecordConstructorArgs):
     """Adds ``audio``: ``Box(-1, 1, (channels, samples_per_step), float32)``, the sound made
     during each step, computed by ``sound`` (rules in the module docstring).
 
@@ -70,6 +72,17 @@ class AddAudio(ObservationChannel):
         reference_distance: float = 1.0,
         key: str = "audio",
     ) -> None:
+        sound, listener = unwrap_function(sound), unwrap_function(listener)
+        record_constructor_args(
+            self,
+            sound=sound,
+            sample_rate=sample_rate,
+            channels=channels,
+            step_seconds=step_seconds,
+            listener=listener,
+            reference_distance=reference_distance,
+            key=key,
+        )
         if not callable(sound):
             raise TypeError(
                 f"AddAudio: sound must be a function sound(context) -> list[SoundEvent] or a "
@@ -103,7 +116,11 @@ class AddAudio(ObservationChannel):
         self.sound = sound
         self.listener = listener
         self.last_audio = self.mixer.silence()
-        self.metadata = {**env.metadata, "render_fps": round(1.0 / self.step_seconds)}
+        self.metadata = {
+            **env.metadata,
+            "render_fps": round(1.0 / self.step_seconds),
+            AUDIO_SAMPLE_RATE_KEY: sample_rate,
+        }
 
     def channel_value(self, context: StepContext) -> np.ndarray:
         """Call the sound function and turn its result into one audio block."""

@@ -25,6 +25,13 @@ class PluginOutputError(GameDefinitionError):
     """
 
 
+class UnknownWordWarning(UserWarning):
+    """A text or instruction held a word outside its vocabulary; it reads as id 1 (unknown).
+
+    Given once per word and wrapper; the message names the word and how to add it.
+    """
+
+
 def callable_name(function: Callable[..., Any]) -> str:
     """A readable name of ``function`` for error messages, e.g. ``"pong_sounds()"``."""
     if isinstance(function, functools.partial):

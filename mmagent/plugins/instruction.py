@@ -24,6 +24,7 @@ import numpy as np
 
 from envs.core.text import Vocabulary
 from mmagent.plugins.channel import ObservationChannel
+from mmagent.plugins.constructor_args import record_constructor_args, unwrap_function
 from mmagent.plugins.context import StepContext
 from mmagent.plugins.errors import callable_name
 from mmagent.plugins.tokens import TextTokenizer, build_vocabulary
@@ -32,7 +33,7 @@ EpisodeSampler = Callable[[np.random.Generator], str]
 StepDescriber = Callable[[StepContext], str]
 
 
-class AddInstruction(ObservationChannel):
+class AddInstruction(ObservationChannel, gym.utils.RecordConstructorArgs):
     """Adds ``text``: ``Box(0, V-1, (length,), int64)``, the instruction's token ids.
 
     :param env: the env to wrap (``Dict`` or ``Box`` observation).
@@ -62,6 +63,22 @@ class AddInstruction(ObservationChannel):
         key: str = "text",
         info_key: str = "instruction",
     ) -> None:
+        per_episode, per_step = unwrap_function(per_episode), unwrap_function(per_step)
+        instructions = tuple(instructions) if instructions is not None else None
+        if vocabulary is not None and not isinstance(vocabulary, (Vocabulary, str)):
+            vocabulary = tuple(vocabulary)
+        record_constructor_args(
+            self,
+            fixed=fixed,
+            per_episode=per_episode,
+            per_step=per_step,
+            instructions=instructions,
+            vocabulary=vocabulary.words if isinstance(vocabulary, Vocabulary) else vocabulary,
+            length=length,
+            truncate=truncate,
+            key=key,
+            info_key=info_key,
+        )
         kinds = {"fixed": fixed, "per_episode": per_episode, "per_step": per_step}
         given = [name for name, value in kinds.items() if value is not None]
         if len(given) != 1:
@@ -82,6 +99,7 @@ class AddInstruction(ObservationChannel):
             build_vocabulary(vocabulary, sentences, what="AddInstruction"),
             length,
             truncate=truncate,
+            what="AddInstruction",
         )
         self.source = (
             "AddInstruction fixed instruction"

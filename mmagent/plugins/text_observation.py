@@ -2,7 +2,8 @@
 
 Handles an env whose observation *is* text (a ``str``, with a ``gymnasium.spaces.Text`` space,
 a custom space, or none declared at all), or a ``Dict`` observation with one text entry
-(``key=``; a single ``Text`` subspace is found by itself). The text of a value is:
+(``key=``; a single text subspace is found by itself: a ``Text`` space, or any space whose
+``sample()`` returns ``str`` or ``bytes``, see :func:`is_text_space`). The text of a value is:
 
 * a ``str`` as it is; ``bytes`` decoded as UTF-8 (undecodable bytes become U+FFFD);
 * a 1-D ``uint8``/``int8`` array as bytes up to the first NUL (C strings such as NetHack's
@@ -10,14 +11,17 @@ a custom space, or none declared at all), or a ``Dict`` observation with one tex
 * anything else through ``to_text(value) -> str``, which you supply.
 
 Words are tokenised with a :class:`~envs.core.text.Vocabulary` — given, or built from
-``sample_texts`` — unknown words get id 1, padding is 0. A text longer than ``length`` words is
-an error (:class:`~mmagent.plugins.errors.PluginOutputError`) unless ``truncate=True``, which
-keeps the first ``length`` words. The text that was tokenised (after ``to_text``) goes to
-``info[info_key]``, where the HUD of ``mmagent watch`` shows it.
+``sample_texts`` — unknown words get id 1 (each one counted in
+:attr:`TextObservation.unknown_words` and warned about once, with
+:class:`~mmagent.plugins.errors.UnknownWordWarning`), padding is 0. A text longer than
+``length`` words is an error (:class:`~mmagent.plugins.errors.PluginOutputError`) unless
+``truncate=True``, which keeps the first ``length`` words. The text that was tokenised (after
+``to_text``) goes to ``info[info_key]``, where the HUD of ``mmagent watch`` shows it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, SupportsFloat
 
@@ -26,13 +30,14 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.core.text import Vocabulary
+from mmagent.plugins.constructor_args import record_constructor_args, unwrap_function
 from mmagent.plugins.errors import PluginOutputError, callable_name
 from mmagent.plugins.tokens import TextTokenizer, build_vocabulary
 
 TextConverter = Callable[[Any], str]
 
 
-class TextObservation(gym.Wrapper):
+class TextObservation(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Replaces a text observation (or the ``key`` entry of a ``Dict``) with token ids under
     ``output_key``: ``Box(0, V-1, (length,), int64)``. Rules in the module docstring.
 
@@ -62,14 +67,23 @@ class TextObservation(gym.Wrapper):
         output_key: str = "text",
         info_key: str | None = "instruction",
     ) -> None:
-        super().__init__(env)
+        to_text = unwrap_function(to_text)
         if to_text is not None and not callable(to_text):
             raise TypeError(f"TextObservation: to_text must be a function, got {to_text!r}")
-        self.tokenizer = TextTokenizer(
-            build_vocabulary(vocabulary, sample_texts, what="TextObservation"),
-            length,
+        built = build_vocabulary(vocabulary, sample_texts, what="TextObservation")
+        record_constructor_args(
+            self,
+            key=key,
+            vocabulary=built.words,  # the words, not the texts: an iterable is used up
+            sample_texts=None,
+            length=length,
             truncate=truncate,
+            to_text=to_text,
+            output_key=output_key,
+            info_key=info_key,
         )
+        super().__init__(env)
+        self.tokenizer = TextTokenizer(built, length, truncate=truncate, what="TextObservation")
         inner = getattr(env, "observation_space", None)
         env_name = type(env.unwrapped).__name__
         if isinstance(inner, spaces.Dict):
@@ -113,6 +127,11 @@ class TextObservation(gym.Wrapper):
     def vocabulary(self) -> Vocabulary:
         """The vocabulary of the token ids."""
         return self.tokenizer.vocabulary
+
+    @property
+    def unknown_words(self) -> Counter[str]:
+        """How often each word outside the vocabulary was seen (each became id 1)."""
+        return self.tokenizer.unknown_words
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -162,11 +181,39 @@ class TextObservation(gym.Wrapper):
         return converted, info
 
 
+def is_text_space(space: spaces.Space | None) -> bool:
+    """Whether observations of ``space`` are text: a ``gymnasium.spaces.Text``, or any other
+    space (a custom ``Space`` subclass such as MiniGrid's ``MissionSpace``) whose ``sample()``
+    returns a ``str`` or ``bytes``. The standard numeric and composite spaces never are."""
+    if isinstance(space, spaces.Text):
+        return True
+    if space is None or isinstance(space, _NOT_TEXT_SPACES):
+        return False
+    try:
+        sample = space.sample()
+    except Exception:  # a space that cannot sample tells nothing; it is not taken for text
+        return False
+    return isinstance(sample, (str, bytes))
+
+
+_NOT_TEXT_SPACES = (
+    spaces.Box,
+    spaces.Discrete,
+    spaces.MultiDiscrete,
+    spaces.MultiBinary,
+    spaces.Dict,
+    spaces.Tuple,
+    spaces.Sequence,
+    spaces.Graph,
+    spaces.OneOf,
+)
+
+
 def _single_text_key(space: spaces.Dict) -> str:
-    text_keys = [name for name, entry in space.spaces.items() if isinstance(entry, spaces.Text)]
+    text_keys = [name for name, entry in space.spaces.items() if is_text_space(entry)]
     if len(text_keys) != 1:
         raise ValueError(
             f"TextObservation: cannot tell which observation key holds the text ({space}); "
-            "pass key='...'"
+            "pass key='...' (make_multimodal: text_key='...')"
         )
     return text_keys[0]

@@ -4,19 +4,28 @@ Rules (the same as the built-in games, :class:`envs.core.text.Vocabulary`):
 
 * words are lower-case runs of letters, digits and apostrophes (:func:`split_words`);
 * id 0 is padding, id 1 is any word outside the vocabulary, the vocabulary's words follow;
+  every unknown word is counted (:attr:`TextTokenizer.unknown_words`) and warned about once per
+  tokenizer with :class:`~mmagent.plugins.errors.UnknownWordWarning`, naming how to add it
+  (after :data:`MAX_WORD_WARNINGS` distinct words, one last warning says the rest are only
+  counted);
 * a text with more words than the token limit is an error naming its source, unless the
   tokenizer was made with ``truncate=True``: then only the first ``length`` words are kept.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 from gymnasium import spaces
 
-from envs.core.text import PAD_ID, Vocabulary, split_words
-from mmagent.plugins.errors import PluginOutputError
+from envs.core.text import PAD_ID, UNKNOWN_ID, Vocabulary, split_words
+from mmagent.plugins.errors import PluginOutputError, UnknownWordWarning
+
+#: Distinct unknown words a tokenizer warns about one by one; later ones are only counted.
+MAX_WORD_WARNINGS = 20
 
 
 def build_vocabulary(
@@ -70,14 +79,25 @@ class TextTokenizer:
     :param vocabulary: the words; unknown words get id 1.
     :param length: token slots; shorter texts are padded with 0.
     :param truncate: keep the first ``length`` words of a longer text instead of raising.
+    :param what: the wrapper that owns the tokenizer, named in unknown-word warnings.
     """
 
-    def __init__(self, vocabulary: Vocabulary, length: int, *, truncate: bool = False) -> None:
+    def __init__(
+        self,
+        vocabulary: Vocabulary,
+        length: int,
+        *,
+        truncate: bool = False,
+        what: str = "the text channel",
+    ) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
             raise ValueError(f"the token limit (length) must be a positive int, got {length!r}")
         self.vocabulary = vocabulary
         self.length = length
         self.truncate = bool(truncate)
+        self.what = what
+        self.unknown_words: Counter[str] = Counter()
+        """How often each word outside the vocabulary was encoded (as id 1)."""
 
     @property
     def space(self) -> spaces.Box:
@@ -106,7 +126,33 @@ class TextTokenizer:
             words = words[: self.length]
         ids = np.full(self.length, PAD_ID, dtype=np.int64)
         ids[: len(words)] = [self.vocabulary.token_id(word) for word in words]
+        for word, token in zip(words, ids.tolist(), strict=False):
+            if token == UNKNOWN_ID:
+                self._count_unknown(word, source)
         return ids
+
+    def _count_unknown(self, word: str, source: str) -> None:
+        first = word not in self.unknown_words
+        self.unknown_words[word] += 1
+        if not first:
+            return
+        distinct = len(self.unknown_words)
+        if distinct <= MAX_WORD_WARNINGS:
+            warnings.warn(
+                f"{source} gave the word {word!r}, which is not in {self.what}'s vocabulary of "
+                f"{self.vocabulary.size - 2} words, so it reads as id {UNKNOWN_ID} (unknown); "
+                f"add it: vocabulary=[..., {word!r}], or a text holding it in "
+                "sample_texts=/instructions=",
+                UnknownWordWarning,
+                stacklevel=2,
+            )
+        if distinct == MAX_WORD_WARNINGS:
+            warnings.warn(
+                f"{self.what}: {MAX_WORD_WARNINGS} different unknown words so far; further "
+                "ones are counted without a warning (see the wrapper's unknown_words)",
+                UnknownWordWarning,
+                stacklevel=2,
+            )
 
     def check_fits(self, texts: Iterable[str], source: str) -> None:
         """Encode every text once, so a too-long one fails at construction, not mid-training."""

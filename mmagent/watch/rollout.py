@@ -10,6 +10,7 @@ with no decision.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -18,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mmagent.plugins.keys import AUDIO_SAMPLE_RATE_KEY
 from mmagent.watch.hud import Hud
 from mmagent.watch.policies import Policy, PolicyInfo
 
@@ -35,7 +37,8 @@ class StepView:
     :param step: steps taken in the episode so far (0 for the reset observation).
     :param total_reward: the episode's return so far.
     :param done: the episode ended with this observation (terminated or truncated).
-    :param success: ``info["is_success"]`` once the episode is done, else ``None``.
+    :param success: ``info["is_success"]`` once the episode is done, else ``None`` (also when
+        the env reports none: ``make_multimodal(..., success=...)`` adds it).
     :param action: the action the policy chose on this observation (``None`` when done).
     :param policy_info: what the policy reported about that decision.
     """
@@ -181,7 +184,8 @@ class EpisodeRunner:
     def _finish(self, ended: str, info: dict[str, Any]) -> None:
         self._done = True
         self._ended = ended
-        self._success = bool(info.get("is_success", False))
+        reported = info.get("is_success")
+        self._success = None if reported is None else bool(reported)
 
     def _observe(self, observation: Any, info: dict[str, Any]) -> StepView:
         self._observation = observation
@@ -253,20 +257,65 @@ def env_action_names(env: gym.Env) -> tuple[str, ...]:
     return names if len(names) == count else tuple(str(index) for index in range(count))
 
 
+class UnknownSampleRateWarning(UserWarning):
+    """An env has an ``audio`` observation but declares no sample rate, so watching and
+    recording it are silent; the message names the fix."""
+
+
 def env_audio_format(env: gym.Env) -> tuple[int | None, int | None, int | None]:
-    """``(sample_rate, channels, samples_per_step)`` of the env's audio, or ``None``s."""
+    """``(sample_rate, channels, samples_per_step)`` of the env's ``audio`` observation, or
+    ``None``s when it has none.
+
+    The rate is, in order: ``env.metadata["audio_sample_rate"]`` (read through the wrappers;
+    ``make_multimodal(..., sample_rate=...)`` and ``AddAudio`` set it, an env may declare it),
+    a ``sample_rate`` attribute of the game (mmagent's games), or of a wrapper. An ``audio``
+    observation without any is played and recorded as no sound at all, with an
+    :class:`UnknownSampleRateWarning` naming ``make_multimodal(..., sample_rate=...)``.
+    """
     space = env.observation_space
     audio_space = space.spaces.get("audio") if isinstance(space, spaces.Dict) else None
-    sample_rate = getattr(env.unwrapped, "sample_rate", None)
-    if sample_rate is None:  # a wrapped env: mmagent.plugins.AddAudio holds the rate
+    if audio_space is None or len(audio_space.shape) != 2:
+        return None, None, None
+    sample_rate = env_sample_rate(env)
+    if sample_rate is None:
+        warnings.warn(
+            f"{_env_name(env)} has an 'audio' observation of shape {audio_space.shape} but no "
+            "known sample rate, so it is watched and recorded without sound; declare it: "
+            "make_multimodal(env, sample_rate=...) (samples per second), or "
+            f"metadata[{AUDIO_SAMPLE_RATE_KEY!r}] in the env",
+            UnknownSampleRateWarning,
+            stacklevel=2,
+        )
+        return None, None, None
+    channels, samples = audio_space.shape
+    return sample_rate, int(channels), int(samples)
+
+
+def env_sample_rate(env: gym.Env) -> int | None:
+    """The samples per second of the env's audio, where it says (see :func:`env_audio_format`).
+
+    :raises ValueError: when the declared rate is not a positive whole number.
+    """
+    sample_rate = env.metadata.get(AUDIO_SAMPLE_RATE_KEY)
+    where = f"metadata[{AUDIO_SAMPLE_RATE_KEY!r}]"
+    if sample_rate is None:
+        sample_rate, where = getattr(env.unwrapped, "sample_rate", None), "sample_rate"
+    if sample_rate is None:
         try:
             sample_rate = env.get_wrapper_attr("sample_rate")
         except AttributeError:
-            sample_rate = None
-    if audio_space is None or not sample_rate or len(audio_space.shape) != 2:
-        return None, None, None
-    channels, samples = audio_space.shape
-    return int(sample_rate), int(channels), int(samples)
+            return None
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, (int, float, np.integer, np.floating))
+        or sample_rate <= 0
+        or sample_rate != int(sample_rate)
+    ):
+        raise ValueError(
+            f"{_env_name(env)} declares {where}={sample_rate!r}; an audio sample rate is a "
+            "positive whole number of samples per second"
+        )
+    return int(sample_rate)
 
 
 def observation_image(observation: Any) -> np.ndarray | None:

@@ -533,3 +533,70 @@ def test_make_multimodal_stacks_every_channel() -> None:
     observation, *_ = env.step(2)
     assert env.observation_space.contains(observation)
     assert observation["audio"].any()
+
+
+class StringSpace(spaces.Space):
+    """A custom space whose samples are strings (not ``gymnasium.spaces.Text``), as MiniGrid's
+    ``MissionSpace``; ``as_bytes`` makes them ``bytes``."""
+
+    def __init__(self, as_bytes: bool = False) -> None:
+        super().__init__(dtype=None)
+        self.as_bytes = as_bytes
+
+    def sample(self, mask: Any = None, probability: Any = None) -> str | bytes:
+        text = "get the red key"
+        return text.encode() if self.as_bytes else text
+
+    def contains(self, x: Any) -> bool:
+        return isinstance(x, bytes if self.as_bytes else str)
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["str", "bytes"])
+def test_a_custom_text_space_is_found_or_named_with_text_key(as_bytes: bool) -> None:
+    space = spaces.Dict(
+        {"mission": StringSpace(as_bytes), "image": spaces.Box(0, 255, (8, 8, 3), np.uint8)}
+    )
+    words = ["get", "the", "red", "key"]
+    for env in (
+        make_multimodal(DummyEnv(space), vocabulary=words),  # found by itself
+        make_multimodal(DummyEnv(space), text_key="mission", vocabulary=words),
+    ):
+        observation, info = env.reset(seed=0)
+        assert info["instruction"] == "get the red key"
+        assert observation["text"][:4].tolist() == [2, 3, 4, 5]
+        assert set(observation) == {"text", "image"}
+
+
+def test_a_custom_text_space_is_refused_naming_text_key() -> None:
+    space = spaces.Dict(
+        {"mission": StringSpace(), "image": spaces.Box(0, 255, (8, 8, 3), np.uint8)}
+    )
+    with pytest.raises(ValueError, match=r"text_key='mission'"):
+        MapToConvention(DummyEnv(space))
+    with pytest.raises(ValueError, match=r"text_key='mission'"):
+        MapToConvention(DummyEnv(spaces.Dict({"mission": spaces.Text(20)})))
+
+
+def test_unknown_words_are_counted_and_warned_once_each() -> None:
+    texts = ["open the door", "open the gate", "open the gate now"]
+    env = TextObservation(DummyEnv(None, observations=texts), vocabulary=["open", "the", "door"])
+    with pytest.warns(Warning) as caught:
+        env.reset(seed=0)
+        for _ in range(5):
+            env.step(0)
+    messages = [str(warning.message) for warning in caught]
+    assert [warning.category.__name__ for warning in caught] == ["UnknownWordWarning"] * 2
+    assert "'gate'" in messages[0] and "vocabulary=[..., 'gate']" in messages[0]
+    assert "'now'" in messages[1]
+    assert env.unknown_words == {"gate": 4, "now": 2}
+
+
+def test_instruction_unknown_words_warn_too() -> None:
+    env = AddInstruction(
+        DummyEnv(spaces.Box(0, 1, (2,), np.float32)),
+        per_step=lambda context: f"go {context.step}",
+        vocabulary=["go"],
+    )
+    with pytest.warns(Warning, match=r"the word '0'.*AddInstruction's vocabulary"):
+        env.reset(seed=0)
+    assert env.tokenizer.unknown_words == {"0": 1}
