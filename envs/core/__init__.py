@@ -1,4 +1,4 @@
-"""The public base for mmagent games: the env base class, text, audio and window helpers."""
+"""The public base for mmagent games: the env base class, text, audio, frame and window helpers."""
 
 from envs.core.audio import (
     AudioMixer,
@@ -12,7 +12,14 @@ from envs.core.audio import (
     stereo_gains,
     tone,
 )
-from envs.core.game import GameDefinitionError, MultimodalGame, StepOutcome, parse_frame_size
+from envs.core.frames import blit_frame
+from envs.core.game import (
+    BlankFrameWarning,
+    GameDefinitionError,
+    MultimodalGame,
+    StepOutcome,
+    parse_frame_size,
+)
 from envs.core.text import (
     PAD_ID,
     UNKNOWN_ID,
@@ -25,6 +32,7 @@ __all__ = [
     "PAD_ID",
     "UNKNOWN_ID",
     "AudioMixer",
+    "BlankFrameWarning",
     "GameDefinitionError",
     "InstructionTooLongError",
     "Listener",
@@ -32,6 +40,7 @@ __all__ = [
     "SoundEvent",
     "StepOutcome",
     "Vocabulary",
+    "blit_frame",
     "chirp",
     "decay",
     "envelope",

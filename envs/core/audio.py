@@ -9,7 +9,7 @@ one ``float32`` block of shape ``(channels, samples)`` for the step, with
   right gain ``sin((pan + 1)·π/4)``, so loudness stays constant as a source moves across;
 * **distance attenuation** ``reference_distance / max(distance, reference_distance)``
   (inverse distance, unity gain inside the reference distance);
-* a hard clip to [−1, 1].
+* a hard clip to [−1, 1] (NaN or infinite samples are an error, never clipped).
 
 Coordinates are screen-like: x grows to the right, y grows downwards.
 """
@@ -134,14 +134,67 @@ class SoundEvent:
     :param waveform: mono samples in [−1, 1]; longer than a step is cut at the step's end.
     :param position: where the sound comes from; ``None`` plays it centred, at full level
         (for sounds the listener itself makes).
-    :param gain: level before distance attenuation.
-    :param offset: the sample within the step at which the sound starts.
+    :param gain: level before distance attenuation, a finite number.
+    :param offset: the sample within the step at which the sound starts, an int in
+        ``0 .. samples_per_step - 1`` (mixing an event that starts past the step is an error:
+        it would never be heard).
+
+    ``position``, ``gain`` and ``offset`` are checked when the event is made (a ``TypeError``
+    or ``ValueError`` naming the field); the waveform when it is mixed.
     """
 
     waveform: np.ndarray
     position: tuple[float, float] | None = None
     gain: float = 1.0
     offset: int = 0
+
+    def __post_init__(self) -> None:
+        # The waveform is checked where it is mixed, by a message naming the game method or
+        # sound function that returned it; the other fields are checked here, at the line that
+        # made the event.
+        position = self.position
+        if position is not None:
+            sequence = isinstance(position, (tuple, list)) or (
+                isinstance(position, np.ndarray) and position.ndim == 1
+            )
+            pair = sequence and len(position) == 2
+            if not pair or not all(_is_real(value) for value in position):
+                hint = (
+                    f" (the 2nd positional argument is position; for a level write "
+                    f"gain={position!r})"
+                    if _is_real(position)
+                    else ""
+                )
+                raise TypeError(
+                    f"SoundEvent position must be None or an (x, y) pair of numbers, got "
+                    f"{type(position).__name__} {position!r}{hint}"
+                )
+        if not _is_real(self.gain):
+            raise TypeError(
+                f"SoundEvent gain must be a number (a level, 1.0 = as recorded), got "
+                f"{type(self.gain).__name__} {self.gain!r}"
+            )
+        if not math.isfinite(self.gain):
+            raise ValueError(f"SoundEvent gain must be finite, got {self.gain!r}")
+        offset = self.offset
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+            raise TypeError(
+                f"SoundEvent offset must be an int, the sample within the step at which the "
+                f"sound starts, got {type(offset).__name__} {offset!r} (seconds into the step: "
+                "offset=round(seconds * sample_rate))"
+            )
+        if offset < 0:
+            raise ValueError(
+                f"SoundEvent offset must be 0 or more (samples into the step), got {offset}; "
+                "to start a sound before the step, cut its head off: waveform[-offset:]"
+            )
+
+
+def _is_real(value: object) -> bool:
+    """Whether ``value`` is a real number (bools are not)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def stereo_gains(
@@ -202,12 +255,23 @@ class AudioMixer:
         return np.zeros((self.channels, self.samples_per_step), dtype=np.float32)
 
     def mix(self, events: list[SoundEvent], listener: Listener) -> np.ndarray:
-        """Sum the events, each panned and attenuated for ``listener``, clipped to [−1, 1]."""
+        """Sum the events, each panned and attenuated for ``listener``, clipped to [−1, 1].
+
+        :raises ValueError: for an event whose ``offset`` is past the step (it would never be
+            heard: a sound does not carry over into the next step), or when the sum has NaN or
+            infinite samples (a waveform or gain that is not finite) — never clipped silently.
+        """
         block = self.silence()
         for event in events:
             start = event.offset
             if not 0 <= start < self.samples_per_step:
-                continue
+                last = self.samples_per_step - 1
+                raise ValueError(
+                    f"SoundEvent offset={start} is past the step: a step has samples_per_step="
+                    f"{self.samples_per_step} samples, so offset must be 0..{last}; a sound "
+                    "does not carry over into a later step: return the event in the step in "
+                    "which it starts"
+                )
             samples = event.waveform[: self.samples_per_step - start]
             left, right = stereo_gains(listener, event.position, self.reference_distance)
             if self.channels == 2:
@@ -216,5 +280,10 @@ class AudioMixer:
             else:
                 level = event.gain * math.hypot(left, right)
                 block[0, start : start + samples.shape[0]] += level * samples
+        if not np.isfinite(block).all():
+            raise ValueError(
+                "the mixed sound has NaN or infinite samples; every SoundEvent waveform sample "
+                "and gain must be finite"
+            )
         np.clip(block, -1.0, 1.0, out=block)
         return block

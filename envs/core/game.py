@@ -15,10 +15,16 @@ The base turns those into a complete env: observation and action spaces, token i
 and spatialised audio, seeding, a time limit, ``info["is_success"]`` and ``info["ending"]``
 at the end of every episode, ``rgb_array`` and ``human`` rendering (a window with the same
 sound the agent hears).
+
+A hook that returns something the base cannot use is a :class:`GameDefinitionError` naming the
+hook and the fix (a drawing hook that returns a frame, a sound starting past the step, NaN or
+infinite samples, an instruction longer than the token limit, ...); a view that stays one colour
+from the start is a :class:`BlankFrameWarning`, given once.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, SupportsFloat
@@ -71,6 +77,16 @@ class StepOutcome:
 
 class GameDefinitionError(RuntimeError):
     """A game method returned something the base cannot use; the message names the method."""
+
+
+class BlankFrameWarning(UserWarning):
+    """The agent's view has been one colour since the game started: most likely
+    :meth:`MultimodalGame.draw_observation` draws somewhere the base does not read."""
+
+
+#: Views of one colour in a row, from a game's first, after which :class:`BlankFrameWarning` is
+#: given (once; the check stops at the first view that is not one colour).
+BLANK_FRAMES_WARNED_AFTER = 16
 
 
 def parse_frame_size(value: int | Sequence[int], name: str = "size") -> tuple[int, int]:
@@ -212,6 +228,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         self._last_audio = self.mixer.silence()
         self._steps = 0
         self._episode_over = True
+        self._frames_to_check = BLANK_FRAMES_WARNED_AFTER
 
     # ------------------------------------------------------------------ game hooks
     def instructions(self) -> Sequence[str]:
@@ -251,11 +268,16 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         return 1.0
 
     def draw_observation(self, surface: pygame.Surface) -> None:
-        """Draw the agent's view onto ``surface`` (``image_size``)."""
+        """Draw the agent's view onto ``surface`` (``image_size``) and return None.
+
+        The base reads the view from ``surface``: a returned frame is an error, and views that
+        stay one colour from the start give a :class:`BlankFrameWarning`. A frame made in
+        numpy is copied in with :func:`envs.core.frames.blit_frame`.
+        """
         raise NotImplementedError
 
     def draw_display(self, surface: pygame.Surface) -> None:
-        """Draw the frame a person watches onto ``surface`` (``display_size``)."""
+        """Draw the frame a person watches onto ``surface`` (``display_size``); return None."""
         self.draw_observation(surface)
 
     def get_keys_to_action(self) -> dict[tuple[int, ...], int]:
@@ -340,7 +362,7 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             self._display_surface = pygame.Surface((width, height + caption_height))
             self._caption_font = pygame.font.Font(None, round(caption_height * 0.8))
         surface = self._display_surface
-        self.draw_display(surface.subsurface((0, 0, width, height)))
+        self._draw("draw_display", surface.subsurface((0, 0, width, height)))
         surface.fill(CAPTION_BACKGROUND, (0, height, width, caption_height))
         assert self._caption_font is not None
         caption = self._caption_font.render(self._instruction_text, True, CAPTION_COLOUR)
@@ -352,16 +374,14 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
         if sentence != self._instruction_text:
             self._instruction_ids = self._encode_instruction(sentence)
             self._instruction_text = sentence
-        self.draw_observation(self._observation_surface)
-        audio = self.mixer.mix(self._sound_events(), self._checked_listener())
-        if not np.isfinite(audio).all():
-            raise GameDefinitionError(
-                f"{type(self).__name__}.sounds() produced non-finite audio (NaN or inf); "
-                "check the waveforms and gains it returns"
-            )
+        self._draw("draw_observation", self._observation_surface)
+        audio = self._mix(self._sound_events(), self._checked_listener())
         self._last_audio = audio
+        image = _surface_pixels(self._observation_surface)
+        if self._frames_to_check:
+            self._check_frame(image)
         observation = {
-            "image": _surface_pixels(self._observation_surface),
+            "image": image,
             "text": self._instruction_ids.copy(),
             "audio": audio,
         }
@@ -369,8 +389,59 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
             observation["last_action"] = self._last_action.copy()
         return observation
 
+    def _draw(self, method: str, surface: pygame.Surface) -> None:
+        """Call the drawing hook ``method`` on ``surface``; it must draw there and return None."""
+        returned = getattr(self, method)(surface)
+        if returned is None:
+            return
+        shape = getattr(returned, "shape", None)
+        what = f"an array of shape {tuple(shape)}" if shape is not None else repr(returned)[:60]
+        raise GameDefinitionError(
+            f"{type(self).__name__}.{method}() returned {what}; it must draw on the "
+            "pygame.Surface it is given and return None (the base reads the frame from that "
+            "surface, so a returned frame is never seen). Draw with surface.fill, pygame.draw.* "
+            "and surface.blit, or copy an (H, W, 3) uint8 array in with "
+            "envs.core.blit_frame(surface, frame)"
+        )
+
+    def _check_frame(self, image: np.ndarray) -> None:
+        """Warn once when the first :data:`BLANK_FRAMES_WARNED_AFTER` views are all one colour."""
+        if (image == image[:1, :1]).all():
+            self._frames_to_check -= 1
+            if self._frames_to_check == 0:
+                colour = tuple(int(value) for value in image[0, 0])
+                warnings.warn(
+                    f"{type(self).__name__}.draw_observation() drew {BLANK_FRAMES_WARNED_AFTER} "
+                    f"views in a row that are all one colour {colour}: the agent sees nothing. "
+                    "Draw on the surface it is given (surface.fill, pygame.draw.*, surface.blit "
+                    "or envs.core.blit_frame); a frame it returns or draws on another surface "
+                    "is never seen",
+                    BlankFrameWarning,
+                    stacklevel=4,
+                )
+        else:
+            self._frames_to_check = 0  # it draws something: stop checking
+
+    def _mix(self, events: list[SoundEvent], listener: Listener) -> np.ndarray:
+        """The step's audio block; a non-finite mix is an error naming :meth:`sounds`."""
+        try:
+            return self.mixer.mix(events, listener)
+        except ValueError as error:
+            bad = [
+                index
+                for index, event in enumerate(events)
+                if not np.isfinite(event.waveform[: self.samples_per_step - event.offset]).all()
+            ]
+            where = f"item {bad[0]} has NaN or infinite samples" if bad else f"{error}"
+            raise GameDefinitionError(
+                f"{type(self).__name__}.sounds() produced non-finite audio (NaN or inf): "
+                f"{where}; check the waveforms and gains it returns (NaN or inf is never "
+                "clipped to [-1, 1])"
+            ) from error
+
     def _sound_events(self) -> list[SoundEvent]:
-        """:meth:`sounds`, checked: a list of SoundEvent with 1-D float waveforms."""
+        """:meth:`sounds`, checked: a list of SoundEvent with 1-D float waveforms, each
+        starting within the step."""
         name = f"{type(self).__name__}.sounds()"
         events = self.sounds()
         if not isinstance(events, (list, tuple)):
@@ -395,6 +466,14 @@ class MultimodalGame(gym.Env[ObsDict, np.int64]):
                     f"{name} item {index} has a waveform of shape {shape} and type {dtype}; a "
                     "SoundEvent waveform is a 1-D float array in [-1, 1] (make it with "
                     "envs.core.audio.tone, chirp, noise_burst; int16 PCM: divide by 32768)"
+                )
+            if event.offset >= self.samples_per_step:
+                raise GameDefinitionError(
+                    f"{name} item {index} has offset={event.offset}, past the step: a step has "
+                    f"samples_per_step={self.samples_per_step} samples ({self.sample_rate} Hz × "
+                    f"{self.step_seconds:g} s), so it would never be heard. Use an offset in "
+                    f"0..{self.samples_per_step - 1}; a sound that starts in a later step is "
+                    "returned by sounds() in that step"
                 )
         return list(events)
 
