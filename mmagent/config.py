@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import multiprocessing
+import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +26,8 @@ from mmagent.suggestions import did_you_mean
 
 DEFAULT_ENV_ID = "mmagent/CueMatch-v0"
 SCHEDULE_KINDS = ("lin",)
+SCHEDULE_KEYS = ("learning_rate", "clip_range")
+"""Keys that take a number or a ``lin_<start>`` schedule (:func:`parse_schedule`)."""
 
 
 class ConfigError(ValueError):
@@ -49,6 +54,14 @@ class TrainConfig:
     """How envs are stepped: ``dummy`` (one process), ``subproc`` (one process per env) or
     ``shared`` (one worker per core, each stepping a slice of the envs, observations in shared
     memory; see :class:`mmagent.fast.SharedMemoryVecEnv`)."""
+    step_timeout: float | None = 60.0
+    """``shared`` vec env only: seconds a worker may take to answer one step (or reset) before
+    it is reported hung and killed, ending training with an emergency checkpoint; ``null``
+    waits forever. Start-up (imports, building the envs) always gets at least 300 s."""
+    start_method: str | None = None
+    """``shared`` and ``subproc`` vec envs: the ``multiprocessing`` start method of the worker
+    processes (``forkserver``, ``spawn`` or ``fork``); ``null``: ``forkserver`` where the
+    platform has it, else ``spawn``."""
     trainer: str = "fast"
     """``fast`` (:class:`mmagent.fast.FastPPO`: rollout and minibatches on the training device,
     few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO."""
@@ -101,6 +114,116 @@ class TrainConfig:
     """Show SB3's progress bar."""
 
 
+@dataclass(frozen=True)
+class Range:
+    """The interval a number must lie in; open ends exclude their bound, ``None`` is unbounded.
+    Every number must be finite as well (NaN and infinity never fit)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or (value < self.high if self.high_open else value <= self.high)
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {low}"
+        if self.low is None:
+            return f"{'<' if self.high_open else '<='} {high}"
+        return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The strings a key takes: ``values``, and ``<prefix>:<index>`` for each prefix in
+    ``indexed`` (``cuda:1``). ``in`` says what is accepted and iterating lists it for people,
+    so an instance also serves as argparse's ``choices=``."""
+
+    values: tuple[str, ...]
+    indexed: tuple[str, ...] = ()
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, str):
+            return False
+        if value in self.values:
+            return True
+        prefix, colon, index = value.partition(":")
+        return bool(colon) and prefix in self.indexed and re.fullmatch("[0-9]+", index) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.values
+        yield from (f"{prefix}:<index>" for prefix in self.indexed)
+
+    def __str__(self) -> str:
+        return ", ".join(self)
+
+
+SEED_RANGE = Range(0, 2**32 - 1)
+"""Seeds numpy takes (``np.random.seed`` wants 32 bits)."""
+
+VALUE_RULES: dict[str, Range | Choices | None] = {
+    "env_id": None,
+    "env_kwargs": None,  # checked against the game's constructor: check_env_kwargs
+    "policy": Choices(("MultiInputPolicy", "MlpPolicy", "CnnPolicy")),
+    "policy_kwargs": None,  # checked against the policy and the extractor: check_policy_kwargs
+    "n_envs": Range(1),
+    "n_timesteps": Range(1),
+    "vec_env": Choices(("dummy", "subproc", "shared")),
+    "step_timeout": Range(0, low_open=True),
+    "start_method": Choices(tuple(multiprocessing.get_all_start_methods())),
+    "trainer": Choices(("fast", "sb3")),
+    "bf16_update": None,
+    "compile_acting": None,
+    "seed": SEED_RANGE,
+    "device": Choices(("auto", "cpu", "cuda"), indexed=("cuda",)),
+    "learning_rate": Range(0, low_open=True),
+    "n_steps": Range(1),
+    "batch_size": Range(1),
+    "n_epochs": Range(1),
+    "gamma": Range(0, 1, low_open=True),
+    "gae_lambda": Range(0, 1),
+    "clip_range": Range(0, low_open=True),
+    "ent_coef": Range(0),
+    "vf_coef": Range(0),
+    "max_grad_norm": Range(0, low_open=True),
+    "eval_freq": Range(0),
+    "eval_episodes": Range(1),
+    "final_eval_episodes": Range(1),
+    "eval_deterministic": None,
+    "checkpoint_freq": Range(0),
+    "video_freq": Range(0),
+    "progress_bar": None,
+}
+"""What each :class:`TrainConfig` key accepts beyond its annotated type: a :class:`Range` for
+numbers (for :data:`SCHEDULE_KEYS`, of the number or of the schedule's start), a
+:class:`Choices` for strings, ``None`` for no further rule (``None`` values of optional keys are
+always accepted). :func:`check_value` applies it; the CLI's ``choices=`` come from
+:func:`choices_of`."""
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def choices_of(key: str) -> Choices:
+    """The :class:`Choices` of config key ``key`` (for a CLI flag's ``choices=``)."""
+    rule = VALUE_RULES[key]
+    if not isinstance(rule, Choices):
+        raise KeyError(f"config key {key!r} has no choices")
+    return rule
+
+
 def config_fields() -> dict[str, dataclasses.Field]:
     """The dataclass fields of :class:`TrainConfig` by name."""
     return {item.name: item for item in dataclasses.fields(TrainConfig)}
@@ -125,6 +248,8 @@ def _accepts(expected: Any, value: Any) -> bool:
 
 
 def _type_name(expected: Any) -> str:
+    if expected is type(None):
+        return "null"
     origin = typing.get_origin(expected)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_type_name(option) for option in typing.get_args(expected))
@@ -180,39 +305,139 @@ def check_policy_kwargs(value: Mapping[str, Any], source: str) -> None:
     _check_names(extractor_kwargs, valid, where, source)
 
 
+def game_keywords(env_id: str) -> list[str] | None:
+    """The keyword arguments :func:`mmagent.plugins.make_env` takes for ``env_id`` (the game's
+    constructor keywords, a :class:`~envs.core.game.MultimodalGame` subclass's including its
+    base classes', and ``gym.make``'s own), or ``None`` when they cannot be listed: a
+    constructor or factory taking ``**kwargs`` that go elsewhere than mmagent's game base.
+
+    :raises ConfigError: when ``env_id`` names no game (the resolver's message).
+    """
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    from mmagent.plugins import GameRegistrationError, resolve_env_spec
+
+    try:
+        resolved = resolve_env_spec(env_id)
+    except GameRegistrationError as error:
+        raise ConfigError(str(error)) from error
+    # "module.path:EnvId" is returned as given once the module registered EnvId
+    spec = gym.registry.get(resolved) or gym.registry[resolved.rpartition(":")[2]]
+    entry_point = spec.entry_point
+    try:
+        creator = load_env_creator(entry_point) if isinstance(entry_point, str) else entry_point
+    except (ImportError, AttributeError):  # a broken registration: gym.make will say so
+        return None
+    names = _constructor_keywords(creator)
+    if names is None:
+        return None
+    make_keywords = _parameters(gym.make, ("id", "kwargs"))
+    return sorted(names | set(make_keywords))
+
+
+def _constructor_keywords(creator: Callable[..., Any]) -> set[str] | None:
+    from envs.core.game import MultimodalGame
+
+    keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    # a MultimodalGame subclass hands its **kwargs on to its base: collect up to a fixed one
+    chain = (
+        [klass.__dict__["__init__"] for klass in creator.__mro__ if "__init__" in klass.__dict__]
+        if isinstance(creator, type) and issubclass(creator, MultimodalGame)
+        else [creator]
+    )
+    names: set[str] = set()
+    for function in chain:
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):  # a builtin without a signature
+            return None
+        names |= {item.name for item in parameters if item.kind in keyword_kinds} - {"self"}
+        if not any(item.kind is inspect.Parameter.VAR_KEYWORD for item in parameters):
+            return names
+        if function is MultimodalGame.__init__:
+            break
+    return None
+
+
+def check_env_kwargs(env_id: str, env_kwargs: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`ConfigError` for an ``env_kwargs`` key the game of ``env_id`` does not take
+    (see :func:`game_keywords`), suggesting the close matches; nothing is checked when there
+    are no keys or the game's keywords cannot be listed."""
+    if not env_kwargs:
+        return
+    valid = game_keywords(env_id)
+    if valid is not None:
+        _check_names(env_kwargs, valid, f"env_kwargs (keywords of {env_id})", source)
+
+
+def check_env_kwargs_values(env_id: str, env_kwargs: Mapping[str, Any], source: str) -> None:
+    """Make the game of ``env_id`` once with ``env_kwargs`` and close it; raise
+    :class:`ConfigError` naming ``env_kwargs`` when the game refuses them with a ``ValueError``
+    or ``TypeError`` (``n_pads must be an int from 2 to 9``). Nothing is made when there are no
+    ``env_kwargs``: a game that fails then is not refusing the user's values."""
+    if not env_kwargs:
+        return
+    check_env_kwargs(env_id, env_kwargs, source)
+    from mmagent.plugins import make_env
+
+    try:
+        env = make_env(env_id, **env_kwargs)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(
+            f"env_kwargs {dict(env_kwargs)} in {source} are refused by {env_id}: "
+            f"{type(error).__name__}: {error}"
+        ) from error
+    env.close()
+
+
 def check_value(key: str, value: Any, source: str) -> None:
-    """Raise :class:`ConfigError` when ``value`` does not fit field ``key``'s type or range."""
+    """Raise :class:`ConfigError` when ``value`` does not fit field ``key``'s type, or the range
+    or choices :data:`VALUE_RULES` gives it."""
     expected = _type_hints()[key]
     if not _accepts(expected, value):
         raise ConfigError(
             f"config key {key!r} in {source} must be {_type_name(expected)}, "
-            f"got {type(value).__name__} {value!r}"
+            f"got {type(value).__name__} {value!r}{_yaml_number_hint(expected, value)}"
         )
-    if isinstance(value, str) and key in ("learning_rate", "clip_range"):
-        parse_schedule(value, key)
-    positive = (
-        "n_envs",
-        "n_timesteps",
-        "n_steps",
-        "batch_size",
-        "n_epochs",
-        "eval_episodes",
-        "final_eval_episodes",
-    )
-    if key in positive and value <= 0:
-        raise ConfigError(f"config key {key!r} in {source} must be positive, got {value}")
-    non_negative = ("eval_freq", "checkpoint_freq", "video_freq")
-    if key in non_negative and value < 0:
-        raise ConfigError(f"config key {key!r} in {source} must be 0 or more, got {value}")
-    choices = {
-        "vec_env": ("dummy", "subproc", "shared"),
-        "device": ("auto", "cpu", "cuda"),
-        "trainer": ("fast", "sb3"),
-    }
-    if key in choices and value not in choices[key] and not str(value).startswith("cuda:"):
+    rule = VALUE_RULES.get(key)
+    if value is None or rule is None:
+        return
+    if isinstance(rule, Choices):
+        if value not in rule:
+            raise ConfigError(
+                f"config key {key!r} in {source} must be one of {rule}, got {value!r}"
+                f"{did_you_mean(str(value), rule.values)}"
+            )
+        return
+    if isinstance(value, str):  # a schedule of a SCHEDULE_KEYS key: its start must fit
+        start = _schedule_start(value, key)
+        if start not in rule:
+            raise ConfigError(
+                f"config key {key!r} in {source}: the start of schedule {value!r} must be "
+                f"{_finite(start)}{rule}, got {start!r}"
+            )
+        return
+    if value not in rule:
         raise ConfigError(
-            f"config key {key!r} in {source} must be one of {choices[key]}, got {value!r}"
+            f"config key {key!r} in {source} must be {_finite(value)}{rule}, got {value!r}"
         )
+
+
+def _finite(value: float) -> str:
+    """``"a finite number "`` for NaN and infinities, whose trouble is not their size."""
+    return "" if math.isfinite(value) else "a finite number "
+
+
+def _yaml_number_hint(expected: Any, value: Any) -> str:
+    """A hint for YAML 1.1's ``1e-3``, which PyYAML reads as a string, not a number."""
+    if not isinstance(value, str) or not _accepts(expected, 1.5):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return " (YAML reads 1e-3 as a string: write it with a dot, 1.0e-3)"
 
 
 def require_device(device: str | None) -> None:
@@ -230,12 +455,9 @@ def require_device(device: str | None) -> None:
         )
 
 
-def parse_schedule(
-    value: float | str, key: str = "learning_rate"
-) -> float | Callable[[float], float]:
-    """A constant, or a ``lin_<start>`` schedule as SB3 wants it (a function of progress left)."""
-    if not isinstance(value, str):
-        return float(value)
+def _schedule_start(value: str, key: str) -> float:
+    """The start of schedule ``value`` (``lin_3e-4`` → ``3e-4``); ConfigError when it is not
+    one."""
     kind, _, start = value.partition("_")
     try:
         initial = float(start)
@@ -246,6 +468,16 @@ def parse_schedule(
             f"config key {key!r}: schedule {value!r} is not understood; "
             "use a number or 'lin_<start>' such as 'lin_3e-4'"
         )
+    return initial
+
+
+def parse_schedule(
+    value: float | str, key: str = "learning_rate"
+) -> float | Callable[[float], float]:
+    """A constant, or a ``lin_<start>`` schedule as SB3 wants it (a function of progress left)."""
+    if not isinstance(value, str):
+        return float(value)
+    initial = _schedule_start(value, key)
 
     def linear(progress_remaining: float) -> float:
         return progress_remaining * initial
@@ -290,7 +522,9 @@ def parse_assignment(assignment: str) -> dict[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as error:
-        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({error})") from error
+        raise ConfigError(
+            f"--set {assignment!r}: the value is not valid YAML ({yaml_problem(error)})"
+        ) from error
     parts = key.strip().split(".")
     nested: dict[str, Any] = {parts[-1]: value}
     for part in reversed(parts[:-1]):
@@ -298,15 +532,26 @@ def parse_assignment(assignment: str) -> dict[str, Any]:
     return nested
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML parser's error in one line: ``line 2, column 1: expected ',' or ']'...``."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or " ".join(str(error).split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file into a mapping, with errors naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        raise ConfigError(
+            f"config file {path} {'is a directory' if path.is_dir() else 'does not exist'}"
+        )
     try:
         loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_problem(error)}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({error})") from error
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -346,12 +591,18 @@ def resolve_config(
         or user_file.get("env_id")
         or DEFAULT_ENV_ID
     )
-    config = TrainConfig(env_id=chosen_id)
-    config = apply_overrides(config, packaged_config(chosen_id), f"the shipped {chosen_id} config")
-    config = apply_overrides(config, user_file, f"config file {config_file}")
-    config = apply_overrides(config, set_values, "--set")
     given_flags = {key: value for key, value in (flags or {}).items() if value is not None}
-    config = apply_overrides(config, given_flags, "the command line")
+    config = TrainConfig(env_id=chosen_id)
+    for values, source in (
+        (packaged_config(chosen_id), f"the shipped {chosen_id} config"),
+        (user_file, f"config file {config_file}"),
+        (set_values, "--set"),
+        (given_flags, "the command line"),
+    ):
+        config = apply_overrides(config, values, source)
+        env_kwargs = values.get("env_kwargs")
+        if isinstance(env_kwargs, Mapping):
+            check_env_kwargs(chosen_id, env_kwargs, source)
     config.env_id = chosen_id
     return config
 

@@ -6,9 +6,11 @@ import pytest
 
 from envs import GAME_IDS
 from mmagent.config import (
+    VALUE_RULES,
     ConfigError,
     TrainConfig,
     apply_overrides,
+    config_fields,
     load_config,
     packaged_config,
     parse_assignment,
@@ -95,15 +97,42 @@ def test_extractor_kwargs_of_a_user_extractor_are_left_to_it() -> None:
         ("gamma", "high", "must be float"),
         ("policy_kwargs", [1], "must be a mapping"),
         ("progress_bar", "yes", "must be bool"),
-        ("n_steps", 0, "must be positive"),
-        ("eval_freq", -1, "0 or more"),
-        ("vec_env", "threads", "must be one of"),
+        ("n_steps", 0, "must be >= 1, got 0"),
+        ("eval_freq", -1, "must be >= 0, got -1"),
+        ("vec_env", "threads", "must be one of dummy, subproc, shared"),
         ("learning_rate", "cos_3e-4", "lin_<start>"),
+        ("gamma", "1e-3", r"write it with a dot, 1\.0e-3"),
     ],
 )
 def test_wrong_value_names_the_field_and_the_expected_type(key, value, expected) -> None:
     with pytest.raises(ConfigError, match=f"'{key}'.*{expected}|{expected}"):
         apply_overrides(TrainConfig(), {key: value}, "test")
+
+
+def test_every_key_has_one_rule_in_the_table() -> None:
+    """The table is the one source of range and choices: a new field must get an entry."""
+    assert list(VALUE_RULES) == list(config_fields())
+
+
+def test_a_schedule_start_out_of_range_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"'clip_range' in test: the start of schedule 'lin_-1'"):
+        apply_overrides(TrainConfig(), {"clip_range": "lin_-1"}, "test")
+    config = apply_overrides(TrainConfig(), {"clip_range": "lin_0.3"}, "test")
+    assert parse_schedule(config.clip_range, "clip_range")(0.5) == pytest.approx(0.15)
+
+
+def test_env_kwargs_are_checked_against_the_game_with_close_matches(tmp_path) -> None:
+    user = tmp_path / "mine.yaml"
+    user.write_text("env_kwargs: {n_pad: 3}\n")
+    with pytest.raises(
+        ConfigError, match=r"'n_pad' in env_kwargs .* in config file .*mine\.yaml; "
+    ):
+        resolve_config("mmagent/CueMatch-v0", user)
+    # a keyword of the game's base class (MultimodalGame) and one of gym.make are accepted
+    config = resolve_config(
+        "mmagent/CueMatch-v0", assignments=["env_kwargs.sample_rate=8000", "env_kwargs.n_pads=3"]
+    )
+    assert config.env_kwargs == {"sample_rate": 8000, "n_pads": 3}
 
 
 def test_linear_schedule_decays_to_zero() -> None:
@@ -121,10 +150,12 @@ def test_set_values_are_yaml_and_dotted_keys_nest() -> None:
 def test_malformed_yaml_file_is_named(tmp_path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("n_envs: [1,\n")
-    with pytest.raises(ConfigError, match=r"broken\.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"broken\.yaml is not valid YAML: line 2, column 1: "):
         resolve_config(config_file=broken)
     with pytest.raises(ConfigError, match="does not exist"):
         resolve_config(config_file=tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        resolve_config(config_file=tmp_path)
 
 
 def test_saved_config_round_trips(tmp_path) -> None:
