@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # stable-baselines3 (and torch) load only when a model is sav
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d+)\.zip$")
+TEMPORARY_PATTERN = re.compile(r"^\..+\.tmp$")
+"""The name of a temporary file :func:`write_atomically` writes (``.<name>.<random>.tmp``)."""
 MODEL_FILE = "model.zip"
 BEST_MODEL_FILE = "best_model.zip"
 CONFIG_FILE = "config.yaml"
@@ -39,6 +41,10 @@ class MissingCheckpointError(CheckpointError, FileNotFoundError):
 
 class CorruptCheckpointError(CheckpointError, ValueError):
     """A model file exists but cannot be read as an SB3 PPO model."""
+
+
+class RunConfigError(CheckpointError, ValueError):
+    """A run's ``config.yaml`` exists but is not valid YAML or not a mapping."""
 
 
 def save_atomically(model: BaseAlgorithm, path: str | Path) -> Path:
@@ -72,17 +78,41 @@ def checkpoint_path(run_dir: str | Path, timesteps: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{timesteps:012d}.zip"
 
 
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The checkpoint with the most timesteps in ``run_dir``, or ``None`` when there is none."""
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The checkpoints ``checkpoints/step_<N>.zip`` of ``run_dir``, newest (largest ``N``) first;
+    empty when there is none."""
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
-        return None
+        return []
     found = [
         (int(match.group(1)), entry)
         for entry in directory.iterdir()
-        if (match := CHECKPOINT_PATTERN.match(entry.name))
+        if (match := CHECKPOINT_PATTERN.match(entry.name)) and entry.is_file()
     ]
-    return max(found)[1] if found else None
+    return [entry for _, entry in sorted(found, reverse=True)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint with the most timesteps in ``run_dir``, or ``None`` when there is none
+    (whether it loads is not checked: resuming skips corrupt ones, see
+    :func:`mmagent.train.train`)."""
+    checkpoints = list_checkpoints(run_dir)
+    return checkpoints[0] if checkpoints else None
+
+
+def remove_stale_temporary_files(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.<random>.tmp``) that saves killed mid-write left in
+    ``run_dir`` and its ``checkpoints/``, and return them. Call it only when no other process
+    is saving into ``run_dir``."""
+    removed = []
+    for directory in (Path(run_dir), Path(run_dir) / CHECKPOINT_DIR):
+        if not directory.is_dir():
+            continue
+        for entry in sorted(directory.iterdir()):
+            if TEMPORARY_PATTERN.match(entry.name) and entry.is_file():
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
 
 
 def resolve_model_path(path: str | Path) -> Path:
@@ -114,18 +144,48 @@ def resolve_model_path(path: str | Path) -> Path:
     )
 
 
-def load_model(path: str | Path, algorithm: type[PPO] | None = None, **kwargs: Any) -> PPO:
+def load_model(
+    path: str | Path,
+    algorithm: type[PPO] | None = None,
+    *,
+    trust_model: bool = False,
+    env_id: str | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+    spaces: tuple[Any, Any] | None = None,
+    **kwargs: Any,
+) -> PPO:
     """Load a PPO model from ``path`` (see :func:`resolve_model_path`), naming the file on error.
+
+    By default nothing in the file is unpickled (:func:`mmagent.safe_loading.load_model_safely`:
+    weights and plain JSON from the file, spaces from the game, the rest from the run's
+    ``config.yaml``); a file that needs unpickling is refused with an error naming
+    ``--trust-model``.
 
     :param algorithm: the class to load into (default ``stable_baselines3.PPO``; training
         resumes with :class:`mmagent.fast.FastPPO`). Either class reads the other's files.
+    :param trust_model: load with SB3's own loader, which unpickles the file's objects and so
+        runs any code a crafted file holds: only for files you trust.
+    :param env_id: the game whose spaces the model takes when no ``env`` is given (default: the
+        run config's ``env_id``); with ``env_kwargs``, its constructor keywords. Safe loads only.
+    :param spaces: ``(observation_space, action_space)`` of the game, instead of making it.
+    :param kwargs: ``env``, ``device`` and attributes to set, as SB3's ``load`` takes them.
     """
     from stable_baselines3 import PPO
+
+    from mmagent.config import ConfigError
 
     model_path = resolve_model_path(path)
     require_device(kwargs.get("device"))
     try:
-        return (algorithm or PPO).load(model_path, **kwargs)
+        if trust_model:
+            return (algorithm or PPO).load(model_path, **kwargs)
+        from mmagent.safe_loading import load_model_safely
+
+        return load_model_safely(
+            model_path, algorithm, env_id=env_id, env_kwargs=env_kwargs, spaces=spaces, **kwargs
+        )
+    except (CheckpointError, ConfigError):
+        raise
     except (zipfile.BadZipFile, EOFError, KeyError, ValueError, RuntimeError, OSError) as error:
         raise CorruptCheckpointError(
             f"model file {model_path} is corrupt or not an SB3 PPO model "
@@ -136,7 +196,10 @@ def load_model(path: str | Path, algorithm: type[PPO] | None = None, **kwargs: A
 
 def read_run_config(path: str | Path) -> dict[str, Any]:
     """The raw ``config.yaml`` of the run a model belongs to (in the run directory, beside the
-    ``.zip``, or above ``checkpoints/``); an empty dict when there is none."""
+    ``.zip``, or above ``checkpoints/``); an empty dict when there is none.
+
+    :raises RunConfigError: naming the file, when it is not YAML or not a mapping.
+    """
     path = Path(path)
     directory = path if path.is_dir() else path.parent
     candidates = [directory / CONFIG_FILE]
@@ -144,9 +207,18 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
         candidates.append(directory.parent / CONFIG_FILE)
     for candidate in candidates:
         if candidate.is_file():
-            content = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            try:
+                content = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, UnicodeDecodeError) as error:
+                raise RunConfigError(
+                    f"run config {candidate} is not valid YAML ({error}); repair it or replace "
+                    "it with the config the run was trained with"
+                ) from error
             if not isinstance(content, dict):
-                raise ValueError(f"{candidate} does not hold a mapping; it is not a run config")
+                raise RunConfigError(
+                    f"run config {candidate} holds a {type(content).__name__}, not a mapping of "
+                    "config keys; it is not a run config"
+                )
             return content
     return {}
 

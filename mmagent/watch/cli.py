@@ -1,7 +1,7 @@
 """The ``mmagent watch`` command: its arguments and its handler.
 
 ``mmagent watch <RUN_DIR|MODEL.zip> [--env ID] [--episodes N] [--deterministic] [--fps F]
-[--no-sound] [--record out.mp4]``, or ``mmagent watch --policy random --env ID``.
+[--no-sound] [--record out.mp4] [--trust-model]``, or ``mmagent watch --policy random --env ID``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from mmagent.watch.recorder import supported_suffixes
 
 def add_watch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``mmagent watch``'s arguments to ``parser`` and set its handler to :func:`run_watch`."""
+    from mmagent.cli import whole_number
+
     parser.add_argument(
         "model",
         nargs="?",
@@ -32,8 +34,12 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         default="model",
         help="act with the model (default) or with random actions (no model needed)",
     )
-    parser.add_argument("--episodes", type=int, metavar="N", help="stop after N episodes")
-    parser.add_argument("--max-steps", type=int, metavar="N", help="stop after N env steps in all")
+    parser.add_argument(
+        "--episodes", type=whole_number(1), metavar="N", help="stop after N episodes"
+    )
+    parser.add_argument(
+        "--max-steps", type=whole_number(1), metavar="N", help="stop after N env steps in all"
+    )
     parser.add_argument(
         "--deterministic",
         action="store_true",
@@ -53,14 +59,23 @@ def add_watch_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="write a video instead of opening a window (headless): "
         f"{', '.join(supported_suffixes())} (gif has no sound); one episode unless --episodes",
     )
-    parser.add_argument("--seed", type=int, help="seed of the first episode")
+    parser.add_argument("--seed", type=whole_number(0), help="seed of the first episode")
+    parser.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="load the model with stable-baselines3's own loader, which unpickles objects "
+        "stored in the file and so runs any code a crafted file holds; only for files you "
+        "trust (by default only weights and plain data are read)",
+    )
     parser.set_defaults(handler=run_watch)
     return parser
 
 
 def run_watch(args: argparse.Namespace) -> int:
     """Run ``mmagent watch`` from parsed arguments; returns the exit status (2 on bad input)."""
-    from mmagent.watch.viewer import watch
+    from mmagent.checkpoints import CheckpointError
+    from mmagent.watch.loading import load_policy
+    from mmagent.watch.viewer import make_env, watch
 
     try:
         if args.policy == "random":
@@ -79,7 +94,17 @@ def run_watch(args: argparse.Namespace) -> int:
                     "give a run directory or a model .zip to watch, or --policy random --env ID"
                 )
             env_id, env_kwargs = resolve_env_id(args.model, args.env)
-            source = args.model
+            game = make_env(env_id, env_kwargs)  # the model takes (and is checked on) its spaces
+            try:
+                source = load_policy(
+                    args.model,
+                    game,
+                    deterministic=args.deterministic,
+                    env_id=env_id,
+                    trust_model=args.trust_model,
+                )
+            finally:
+                game.close()
         summaries = watch(
             env_id,
             source,
@@ -92,7 +117,7 @@ def run_watch(args: argparse.Namespace) -> int:
             record=args.record,
             seed=args.seed,
         )
-    except (FileNotFoundError, ValueError, ImportError) as error:
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as error:
         print(f"mmagent watch: error: {error}", file=sys.stderr)
         return 2
     if args.record is not None:

@@ -39,23 +39,40 @@ __all__ = [
 
 
 def load_policy(
-    path: str | Path, env: gym.Env, *, deterministic: bool = False, env_id: str | None = None
+    path: str | Path,
+    env: gym.Env,
+    *,
+    deterministic: bool = False,
+    env_id: str | None = None,
+    trust_model: bool = False,
 ) -> ModelPolicy:
     """Load the PPO model at ``path`` (a ``.zip`` or a run directory) to act in ``env``.
+
+    Nothing in the file is unpickled unless ``trust_model`` (see :func:`mmagent.checkpoints.
+    load_model`): the model takes ``env``'s spaces, checked against those it was trained on.
 
     :param path: a model ``.zip`` or a run directory (see :func:`find_model_file`).
     :param env: the env it will play; its spaces must be those the model was trained on.
     :param deterministic: take the most likely action instead of sampling.
     :param env_id: the env's name in error messages (defaults to its spec id).
+    :param trust_model: load with SB3's unpickling loader (runs code a crafted file holds).
     :raises FileNotFoundError: when there is no model file at ``path``.
     :raises ValueError: when the model was trained on other observation or action spaces.
+    :raises mmagent.checkpoints.CheckpointError: when the file is corrupt, or (without
+        ``trust_model``) could only be loaded by unpickling it.
     """
     from mmagent.checkpoints import load_model
     from mmagent.watch.policies import ModelPolicy, check_model_fits_env
 
     model_file = find_model_file(path)
-    model = load_model(model_file, device="cpu")
     name = env_id or (env.spec.id if env.spec is not None else type(env.unwrapped).__name__)
+    model = load_model(
+        model_file,
+        device="cpu",
+        trust_model=trust_model,
+        env_id=name,
+        spaces=(env.observation_space, env.action_space),
+    )
     try:
         check_model_fits_env(model, env.observation_space, env.action_space, name)
     except ValueError as error:
