@@ -1,4 +1,4 @@
-"""The ``mmagent`` command line: ``train``, ``eval``, ``watch``, ``play`` and ``games``.
+"""The ``mmagent`` command line: ``train``, ``eval``, ``watch``, ``play``, ``games``, ``doctor``.
 
 Library code never parses argv; this module turns arguments into calls of
 :func:`mmagent.train.train`, :func:`mmagent.evaluation.evaluate` and
@@ -11,10 +11,16 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from envs import GAME_IDS
+
+TRUST_MODEL_HELP = (
+    "load the model with stable-baselines3's own loader, which unpickles objects stored in "
+    "the file and so runs any code a crafted file holds; only for files you trust (by "
+    "default only weights and plain data are read)"
+)
 
 
 def _require_known_id(game_id: str) -> None:
@@ -26,6 +32,22 @@ def _require_known_id(game_id: str) -> None:
         resolve_env_spec(game_id)
     except GameRegistrationError as error:
         raise SystemExit(f"mmagent: error: {error}") from None
+
+
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=``: a whole number of at least ``minimum`` (argparse then exits 2
+    with a one-line message naming the flag)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {minimum} or more, got {value}")
+        return value
+
+    return parse
 
 
 def _games(_: argparse.Namespace) -> int:
@@ -43,7 +65,7 @@ def _play(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from mmagent.config import resolve_config
+    from mmagent.config import ConfigError, check_env_kwargs_values, resolve_config
     from mmagent.train import resume_config, train
 
     flags = {
@@ -54,9 +76,16 @@ def _train(args: argparse.Namespace) -> int:
         "trainer": args.trainer,
         "progress_bar": False if args.no_progress_bar else None,
     }
+    if args.checkpoint and not args.resume:
+        from mmagent.config import ConfigError
+
+        raise ConfigError(
+            f"--checkpoint {args.checkpoint} chooses where a resumed run continues from; "
+            "add --resume RUN_DIR"
+        )
     if args.resume:
         if args.env_id or args.config or args.set:
-            raise SystemExit(
+            raise ConfigError(
                 "--resume continues a run with its saved config; drop ENV_ID/--config/--set"
             )
         config = resume_config(args.resume, flags)
@@ -66,12 +95,23 @@ def _train(args: argparse.Namespace) -> int:
             _require_known_id(args.env_id)
         config = resolve_config(args.env_id, args.config, args.set, flags)
         run_dir = Path(args.run_dir) if args.run_dir else None
+    check_env_kwargs_values(config.env_id, config.env_kwargs, "the config")
     print(
         f"training {config.env_id} for {config.n_timesteps} steps on {config.n_envs} envs "
         f"(device {config.device}, seed {config.seed}, trainer {config.trainer})",
         flush=True,
     )
-    result = train(config, run_dir, resume=bool(args.resume))
+    if args.trust_model and not args.resume:
+        from mmagent.config import ConfigError
+
+        raise ConfigError("--trust-model applies to the checkpoint --resume loads; add --resume")
+    result = train(
+        config,
+        run_dir,
+        resume=bool(args.resume),
+        checkpoint=args.checkpoint,
+        trust_model=args.trust_model,
+    )
     print(f"run directory: {result.run_dir}")
     print(f"model: {result.model_path}")
     print(f"logs: {result.run_dir / 'logs'} (progress.csv; TensorBoard events if installed)")
@@ -82,19 +122,34 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from mmagent.checkpoints import load_model, read_run_config, resolve_env_id, resolve_model_path
+    from mmagent.checkpoints import (
+        load_model,
+        read_run_config,
+        resolve_env_id,
+        resolve_model_path,
+        write_atomically,
+    )
+    from mmagent.config import ConfigError
     from mmagent.evaluation import evaluate
 
+    if args.json and not Path(args.json).parent.is_dir():
+        raise ConfigError(f"--json {args.json}: its folder does not exist; create it first")
     model_path = resolve_model_path(args.model)
     try:
         env_id, env_kwargs = resolve_env_id(model_path, args.env)
-    except ValueError as error:
-        raise SystemExit(f"mmagent eval: {error}") from None
+    except ValueError as error:  # no config.yaml and no --env, or a malformed config.yaml
+        raise ConfigError(str(error)) from None
     deterministic = args.deterministic
     if deterministic is None:  # as the run was evaluated while training
         deterministic = bool(read_run_config(model_path).get("eval_deterministic", True))
     _require_known_id(env_id)
-    model = load_model(model_path, device=args.device)
+    model = load_model(
+        model_path,
+        device=args.device,
+        trust_model=args.trust_model,
+        env_id=env_id,
+        env_kwargs=env_kwargs,
+    )
     report = evaluate(
         model,
         env_id,
@@ -106,13 +161,15 @@ def _eval(args: argparse.Namespace) -> int:
     )
     print(report.summary())
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2), encoding="utf-8")
+        encoded = json.dumps(report.to_dict(), indent=2).encode("utf-8")
+        write_atomically(args.json, lambda handle: handle.write(encoded))
         print(f"written: {args.json}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mmagent`` command."""
+    from mmagent.config import choices_of
     from mmagent.evaluation import EVAL_SEED_BASE
 
     parser = argparse.ArgumentParser(
@@ -139,20 +196,33 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--total-timesteps", type=int, help="env steps to train in total")
     train.add_argument("--n-envs", type=int, help="parallel envs")
     train.add_argument("--seed", type=int, help="seed of the model and the training envs")
-    train.add_argument("--device", choices=["auto", "cpu", "cuda"], help="auto picks the GPU")
+    train.add_argument("--device", choices=choices_of("device"), help="auto picks the GPU")
     train.add_argument(
         "--trainer",
-        choices=["fast", "sb3"],
+        choices=choices_of("trainer"),
         help="fast (default): mmagent's FastPPO; sb3: stock stable-baselines3 PPO",
     )
     train.add_argument("--run-dir", help="output directory (default runs/<game>/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    train.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="with --resume: continue from this checkpoint (a path, or a file name in "
+        "RUN_DIR/checkpoints/) instead of the newest one that loads",
+    )
+    train.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="with --resume: " + TRUST_MODEL_HELP,
+    )
     train.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a trained agent on held-out seeds")
     evaluate.add_argument("model", help="a run directory or a model .zip")
-    evaluate.add_argument("--episodes", type=int, default=100, help="episodes (default 100)")
+    evaluate.add_argument(
+        "--episodes", type=whole_number(1), default=100, help="episodes (default 100)"
+    )
     evaluate.add_argument(
         "--ablate",
         nargs="+",
@@ -163,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--env", help="game id, when the model has no config.yaml beside it")
     evaluate.add_argument(
         "--seed-base",
-        type=int,
+        type=whole_number(0),
         default=EVAL_SEED_BASE,
         help=f"episode i uses seed SEED_BASE + i (default {EVAL_SEED_BASE}, unused by training)",
     )
@@ -182,13 +252,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="greedy actions",
     )
-    evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    evaluate.add_argument(
+        "--device", choices=choices_of("device"), default="cpu", help="torch device (default cpu)"
+    )
+    evaluate.add_argument("--trust-model", action="store_true", help=TRUST_MODEL_HELP)
     evaluate.set_defaults(handler=_eval)
 
     play = commands.add_parser("play", help="play a game from the keyboard, with sound")
     play.add_argument("game_id", help="a registered id, e.g. mmagent/Beacon-v0")
-    play.add_argument("--seed", type=int, default=None, help="seed of the first episode")
-    play.add_argument("--episodes", type=int, default=None, help="stop after N episodes")
+    play.add_argument(
+        "--seed", type=whole_number(0), default=None, help="seed of the first episode"
+    )
+    play.add_argument(
+        "--episodes", type=whole_number(1), default=None, help="stop after N episodes"
+    )
     play.add_argument(
         "--record", metavar="PATH", help="also write the play to a video (.mp4/.webm/.gif)"
     )
@@ -204,13 +281,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     games = commands.add_parser("games", help="list the built-in game ids")
     games.set_defaults(handler=_games)
+
+    from mmagent.doctor import add_doctor_arguments
+
+    add_doctor_arguments(
+        commands.add_parser(
+            "doctor",
+            help="check a new game and estimate what training on it costs",
+            description="Check a game before training on it: Gymnasium's and SB3's checkers, "
+            "step time, a random policy on held-out seeds, constant frames and silent audio, "
+            "instruction words, the observation as the policy sees it, and an estimate of "
+            "training speed on this machine. Exit 0 when every check passes, 1 when one fails, "
+            "2 for an id that names no game or a bad config.",
+        )
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mmagent`` console script."""
+    """Entry point of the ``mmagent`` console script.
+
+    A user error (a bad config key or value, flag, game id, model file or run directory) is one
+    line on stderr and exit status 2, as argparse's own errors: :class:`ConfigError`,
+    :class:`CheckpointError` and :class:`GameRegistrationError` return 2; a handler's
+    ``SystemExit("message")`` is printed and re-raised with code 2. Anything else is a bug and
+    keeps its traceback.
+    """
     from mmagent.checkpoints import CheckpointError
     from mmagent.config import ConfigError
+    from mmagent.plugins import GameRegistrationError
 
     args = build_parser().parse_args(argv)
     # Like `python -m`: `mmagent train my_games:MyGame-v0` finds my_games in the working directory.
@@ -218,9 +317,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, os.getcwd())
     try:
         return int(args.handler(args))
-    except (ConfigError, CheckpointError) as error:
-        print(f"mmagent {args.command}: error: {error}", file=sys.stderr)
+    except (ConfigError, CheckpointError, GameRegistrationError) as error:
+        print(_one_line(f"mmagent {args.command}: error: {error}"), file=sys.stderr)
         return 2
+    except SystemExit as error:
+        if not isinstance(error.code, str):
+            raise
+        message = error.code
+        if not message.startswith("mmagent"):
+            message = f"mmagent {args.command}: error: {message}"
+        print(_one_line(message), file=sys.stderr)
+        error.code = 2  # str(error) keeps the message
+        raise
+
+
+def _one_line(message: str) -> str:
+    """``message`` with its line breaks (a YAML parser's, say) folded into one line."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """Training runs: build envs and a PPO model with the multimodal extractor from a
 :class:`~mmagent.config.TrainConfig`, train with periodic evaluation and checkpoints, resume,
-and save a checkpoint on Ctrl-C or SIGTERM.
+and save a checkpoint on Ctrl-C or SIGTERM, and on any error that ends training (a game
+raising, a vec env worker dying or hanging) before the error propagates.
 
 A run directory holds ``config.yaml`` (fully resolved), ``model.zip`` (the final model),
-``best_model.zip`` (best periodic evaluation, on validation seeds), ``checkpoints/``,
+``best_model.zip`` (best periodic evaluation, on validation seeds, its score in
+``best_model.json``), ``checkpoints/``,
 ``logs/`` (CSV, and TensorBoard when installed; a resumed run keeps each earlier part's CSV as
 ``progress_until_<steps>.csv``), ``evaluations.csv``, ``timing.json`` (wall time, summed over
 resumed parts) and ``eval.json`` (the final evaluation, on held-out seeds).
@@ -15,15 +17,19 @@ import csv
 import functools
 import importlib
 import json
+import multiprocessing
+import shlex
 import signal
+import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
@@ -34,12 +40,15 @@ from torch import nn
 import mmagent  # noqa: F401  (registers the built-in games)
 from mmagent.checkpoints import (
     BEST_MODEL_FILE,
+    CHECKPOINT_DIR,
     CONFIG_FILE,
     MODEL_FILE,
     CheckpointError,
+    CorruptCheckpointError,
     checkpoint_path,
-    latest_checkpoint,
+    list_checkpoints,
     load_model,
+    remove_stale_temporary_files,
     save_atomically,
     write_atomically,
 )
@@ -47,10 +56,10 @@ from mmagent.config import (
     ConfigError,
     TrainConfig,
     apply_overrides,
+    config_to_dict,
     load_config,
     parse_schedule,
     require_device,
-    save_config,
 )
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
@@ -63,6 +72,11 @@ TRAINERS: dict[str, type[PPO]] = {"fast": FastPPO, "sb3": PPO}
 """The PPO class behind each ``trainer`` config value."""
 TIMING_FILE = "timing.json"
 """The training wall time of a run so far, summed over its resumed parts."""
+BEST_SCORE_FILE = "best_model.json"
+"""The validation success rate (and timesteps) of ``best_model.zip``, so a resumed run replaces
+it only with a better evaluation."""
+EVALUATIONS_FILE = "evaluations.csv"
+"""One row per periodic evaluation: timesteps, success_rate, mean_return, mean_length."""
 VEC_ENV_CLASSES: dict[str, type[VecEnv]] = {
     "dummy": DummyVecEnv,
     "subproc": SubprocVecEnv,
@@ -140,28 +154,74 @@ def make_env(config: TrainConfig) -> VecEnv:
         seed=config.seed,
         env_kwargs=dict(config.env_kwargs),
         vec_env_cls=VEC_ENV_CLASSES[config.vec_env],
+        vec_env_kwargs=vec_env_options(config),
     )
 
 
-def build_model(config: TrainConfig, env: VecEnv) -> PPO:
-    """A fresh PPO model for ``config`` on ``env``, of the class ``config.trainer`` names."""
-    if config.batch_size > config.n_steps * config.n_envs:
-        raise ConfigError(
-            f"batch_size {config.batch_size} exceeds the rollout size n_steps × n_envs = "
-            f"{config.n_steps * config.n_envs}; lower batch_size or raise n_steps/n_envs"
+def vec_env_options(config: TrainConfig) -> dict[str, Any]:
+    """The vec env's constructor keywords: ``step_timeout`` and ``start_method`` for ``shared``,
+    ``start_method`` (when set) for ``subproc``."""
+    start_method = config.start_method
+    if start_method is not None:
+        if config.vec_env not in ("shared", "subproc"):
+            raise ConfigError(
+                f"start_method {start_method!r} applies to worker processes, but vec_env is "
+                f"{config.vec_env!r}; drop start_method or use vec_env shared or subproc"
+            )
+        available = multiprocessing.get_all_start_methods()
+        if start_method not in available:
+            raise ConfigError(
+                f"start_method {start_method!r} is not available on this platform; use one of "
+                f"{available} (or null for the default)"
+            )
+    if config.vec_env == "shared":
+        return {"step_timeout": config.step_timeout, "start_method": start_method}
+    if config.vec_env == "subproc" and start_method is not None:
+        return {"start_method": start_method}
+    return {}
+
+
+def minibatch_size(config: TrainConfig) -> int:
+    """The PPO update's minibatch size: ``batch_size``, or the whole rollout
+    (``n_steps * n_envs``) when ``batch_size`` exceeds it, as stable-baselines3's minibatch
+    loop does (:func:`warn_about_batch_size` says so)."""
+    return min(config.batch_size, config.n_steps * config.n_envs)
+
+
+def warn_about_batch_size(config: TrainConfig) -> None:
+    """Print a one-line warning when ``batch_size`` exceeds the rollout (nothing otherwise)."""
+    rollout = config.n_steps * config.n_envs
+    if config.batch_size > rollout:
+        print(
+            f"warning: batch_size {config.batch_size} exceeds the rollout n_steps × n_envs = "
+            f"{config.n_steps} × {config.n_envs} = {rollout}; each update uses the whole "
+            f"rollout ({rollout} samples) as one minibatch",
+            file=sys.stderr,
+            flush=True,
         )
+
+
+def build_model(config: TrainConfig, env: VecEnv) -> PPO:
+    """A fresh PPO model for ``config`` on ``env``, of the class ``config.trainer`` names.
+
+    A ``batch_size`` larger than the rollout trains on the whole rollout as one minibatch, with
+    a warning (:func:`minibatch_size`), as stable-baselines3 would.
+    """
+    warn_about_batch_size(config)
     options = trainer_options(config)
     require_device(config.device)
     try:
         return _new_model(config, env, options)
     except (ValueError, TypeError, KeyError) as error:
-        if not isinstance(error, ConfigError) and config.policy_kwargs:
-            # the policy builds its features extractor from policy_kwargs: say where to look
-            raise ConfigError(
-                "the policy could not be built from policy_kwargs (docs/extractor.md lists "
-                f"features_extractor_kwargs): {error}"
-            ) from error
-        raise
+        if isinstance(error, ConfigError):
+            raise
+        # the policy builds its features extractor from the env's spaces and policy_kwargs:
+        # a config error (named fix, no traceback) whether or not policy_kwargs was set
+        source = "from policy_kwargs" if config.policy_kwargs else "for this env's observations"
+        raise ConfigError(
+            f"the policy could not be built {source} (docs/extractor.md lists "
+            f"features_extractor_kwargs): {error}"
+        ) from error
 
 
 def trainer_options(config: TrainConfig) -> dict[str, Any]:
@@ -184,7 +244,7 @@ def _new_model(config: TrainConfig, env: VecEnv, options: dict[str, Any]) -> PPO
         env,
         learning_rate=parse_schedule(config.learning_rate, "learning_rate"),
         n_steps=config.n_steps,
-        batch_size=config.batch_size,
+        batch_size=minibatch_size(config),
         n_epochs=config.n_epochs,
         gamma=config.gamma,
         gae_lambda=config.gae_lambda,
@@ -202,14 +262,26 @@ def _new_model(config: TrainConfig, env: VecEnv, options: dict[str, Any]) -> PPO
 
 class PeriodicEvalCallback(BaseCallback):
     """Every ``eval_freq`` env steps: evaluate on validation seeds, log ``eval/success_rate``,
-    append to ``evaluations.csv`` and keep the best model as ``best_model.zip`` (atomically)."""
+    append to ``evaluations.csv`` and keep the best model as ``best_model.zip`` (atomically,
+    its score in ``best_model.json``).
 
-    def __init__(self, config: TrainConfig, run_dir: Path) -> None:
+    The schedule continues from the model's counter (a run resumed at step N evaluates next at
+    the first multiple of ``eval_freq`` after N), and ``best_model.zip`` is replaced only by a
+    strictly better success rate than ``best_success`` (:func:`recorded_best_success` on resume).
+    """
+
+    def __init__(self, config: TrainConfig, run_dir: Path, best_success: float = -1.0) -> None:
         super().__init__()
         self.config = config
         self.run_dir = run_dir
-        self.best_success = -1.0
+        self.best_success = best_success
         self._next_eval = config.eval_freq
+
+    def _on_training_start(self) -> None:
+        if self.config.eval_freq:
+            self._next_eval = (
+                self.num_timesteps // self.config.eval_freq + 1
+            ) * self.config.eval_freq
 
     def _on_step(self) -> bool:
         if self.config.eval_freq and self.num_timesteps >= self._next_eval:
@@ -231,11 +303,15 @@ class PeriodicEvalCallback(BaseCallback):
             if report.success_rate > self.best_success:
                 self.best_success = report.success_rate
                 save_atomically(self.model, self.run_dir / BEST_MODEL_FILE)
+                _write_json_atomically(
+                    self.run_dir / BEST_SCORE_FILE,
+                    {"success_rate": report.success_rate, "timesteps": self.num_timesteps},
+                )
             print(f"[{self.num_timesteps} steps] eval {report.summary()}", flush=True)
         return True
 
     def _append_row(self, report: EvaluationReport) -> None:
-        path = self.run_dir / "evaluations.csv"
+        path = self.run_dir / EVALUATIONS_FILE
         new = not path.exists()
         with path.open("a", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -244,6 +320,45 @@ class PeriodicEvalCallback(BaseCallback):
             writer.writerow(
                 [self.num_timesteps, report.success_rate, report.mean_return, report.mean_length]
             )
+
+
+def recorded_best_success(run_dir: str | Path) -> float:
+    """The validation success rate of the run's ``best_model.zip``: from ``best_model.json``,
+    else the best row of ``evaluations.csv``; ``-1.0`` (any evaluation is better) when there is
+    no ``best_model.zip`` or no record of its score."""
+    run_dir = Path(run_dir)
+    if not (run_dir / BEST_MODEL_FILE).is_file():
+        return -1.0
+    try:
+        recorded = json.loads((run_dir / BEST_SCORE_FILE).read_text(encoding="utf-8"))
+        return float(recorded["success_rate"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with (run_dir / EVALUATIONS_FILE).open(newline="", encoding="utf-8") as handle:
+            rates = [float(row["success_rate"]) for row in csv.DictReader(handle)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1.0
+    return max(rates, default=-1.0)
+
+
+class TrainedTimestepsCallback(BaseCallback):
+    """Records the counter at which the model's weights were last updated: at the start of each
+    rollout, every earlier rollout has been collected and trained on. An emergency checkpoint is
+    saved with this counter, so a resumed run repeats the interrupted rollout in full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trained_timesteps = 0
+
+    def _on_training_start(self) -> None:
+        self.trained_timesteps = self.model.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        self.trained_timesteps = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class PeriodicCheckpointCallback(BaseCallback):
@@ -295,9 +410,12 @@ def _logger_formats() -> list[str]:
     return formats
 
 
-def _callbacks(config: TrainConfig, run_dir: Path) -> CallbackList:
+def _callbacks(
+    config: TrainConfig, run_dir: Path, tracker: TrainedTimestepsCallback, best_success: float
+) -> CallbackList:
     callbacks: list[BaseCallback] = [
-        PeriodicEvalCallback(config, run_dir),
+        tracker,
+        PeriodicEvalCallback(config, run_dir, best_success),
         PeriodicCheckpointCallback(config.checkpoint_freq, run_dir),
     ]
     if config.video_freq:
@@ -315,60 +433,101 @@ def _callbacks(config: TrainConfig, run_dir: Path) -> CallbackList:
 
 
 def train(
-    config: TrainConfig, run_dir: str | Path | None = None, *, resume: bool = False
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    checkpoint: str | Path | None = None,
+    trust_model: bool = False,
 ) -> TrainResult:
     """Train (or, with ``resume``, continue training in ``run_dir``) and evaluate.
 
-    On resume the latest checkpoint is loaded with its timestep counter and optimizer
-    state, and training continues up to ``config.n_timesteps`` in total.
+    On resume the newest checkpoint that loads is used (corrupt ones are skipped, each named),
+    or ``checkpoint`` when given (a path, or a file name in the run's ``checkpoints/``); its
+    timestep counter and optimizer state continue, training goes on up to
+    ``config.n_timesteps`` in total, and the evaluation schedule and best score continue. It is
+    loaded without unpickling anything from it unless ``trust_model`` (see
+    :func:`mmagent.checkpoints.load_model`).
+
+    Ctrl-C or SIGTERM saves a checkpoint and returns (``interrupted``). Any other exception
+    that ends training after at least one rollout was trained on first saves the model as of
+    its last update to ``checkpoints/step_<N>.zip``, prints the ``mmagent train --resume``
+    command, then propagates unchanged.
+
+    :raises CheckpointError: on resume, when no checkpoint loads.
+    :raises ConfigError: for ``checkpoint`` without ``resume``, or a config that cannot train.
     """
     started = time.perf_counter()
     earlier_seconds = 0.0
+    if checkpoint is not None and not resume:
+        raise ConfigError(
+            f"checkpoint {str(checkpoint)!r} names where to resume from; resume a run with it "
+            "(mmagent train --resume RUN_DIR --checkpoint FILE) or drop it"
+        )
     run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
     options = trainer_options(config)
     require_device(config.device)
+    _remove_stale_temporary_files(run_path)
     env = make_env(config)
-    if resume:
-        checkpoint = latest_checkpoint(run_path)
-        if checkpoint is None:
-            raise CheckpointError(
-                f"nothing to resume in {run_path}: no {run_path}/checkpoints/step_*.zip"
+    try:
+        if resume:
+            loaded_from, model = _load_checkpoint(
+                run_path, config, env, checkpoint, trust_model, options
             )
-        model = load_model(
-            checkpoint,
-            algorithm=TRAINERS[config.trainer],
-            env=env,
-            device=config.device,
-            **options,
-        )
-        print(f"resuming {run_path} from {checkpoint.name} at {model.num_timesteps} steps")
-        earlier_seconds = _recorded_seconds(run_path)
-        _keep_earlier_progress_log(run_path, model.num_timesteps)
-    else:
-        model = build_model(config, env)
-    run_path.mkdir(parents=True, exist_ok=True)
-    save_config(config, run_path / CONFIG_FILE)
-    model.set_logger(configure(str(run_path / "logs"), _logger_formats()))
+            print(f"resuming {run_path} from {loaded_from.name} at {model.num_timesteps} steps")
+            warn_about_batch_size(config)
+            model.batch_size = minibatch_size(config)  # n_envs may differ from the saved run's
+            earlier_seconds = _recorded_seconds(run_path)
+            _keep_earlier_progress_log(run_path, model.num_timesteps)
+        else:
+            model = build_model(config, env)
+        run_path.mkdir(parents=True, exist_ok=True)
+        write_config(config, run_path / CONFIG_FILE)
+        model.set_logger(configure(str(run_path / "logs"), _logger_formats()))
+    except BaseException:
+        _close_quietly(env)
+        raise
 
-    remaining = max(0, config.n_timesteps - model.num_timesteps)
+    start_timesteps = model.num_timesteps
+    remaining = max(0, config.n_timesteps - start_timesteps)
+    best_success = recorded_best_success(run_path) if resume else -1.0
+    tracker = TrainedTimestepsCallback()
     interrupted = False
+    failed = True
     try:
         with sigterm_as_keyboard_interrupt():
             if remaining:
                 model.learn(
                     total_timesteps=remaining,
-                    callback=_callbacks(config, run_path),
+                    callback=_callbacks(config, run_path, tracker, best_success),
                     reset_num_timesteps=not resume,
                     progress_bar=config.progress_bar,
                 )
+        failed = False
     except KeyboardInterrupt:
+        failed = False
         interrupted = True
         print(f"\ninterrupted at {model.num_timesteps} steps; saving a checkpoint", flush=True)
+    except BaseException as error:
+        if tracker.trained_timesteps > start_timesteps:
+            _save_emergency_checkpoint(model, run_path, tracker.trained_timesteps, error)
+            _record_seconds_quietly(run_path, earlier_seconds + time.perf_counter() - started)
+        else:
+            print(
+                f"training failed before its first update ({type(error).__name__}); no "
+                "checkpoint saved",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise
     finally:
-        env.close()
+        if failed:
+            _close_quietly(env)
+        else:
+            env.close()
     final_checkpoint = save_atomically(model, checkpoint_path(run_path, model.num_timesteps))
     if interrupted:
-        print(f"checkpoint: {final_checkpoint}\nresume with: mmagent train --resume {run_path}")
+        print(f"checkpoint: {final_checkpoint}\nresume with: {resume_command(run_path)}")
         seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
         return TrainResult(run_path, final_checkpoint, model.num_timesteps, True, seconds, None)
 
@@ -378,6 +537,116 @@ def train(
     report_data = report.to_dict() | {"timesteps": model.num_timesteps, "wall_seconds": seconds}
     _write_json_atomically(run_path / "eval.json", report_data)
     return TrainResult(run_path, model_path, model.num_timesteps, False, seconds, report)
+
+
+def resume_command(run_dir: str | Path) -> str:
+    """The shell command that continues the run in ``run_dir``."""
+    return f"mmagent train --resume {shlex.quote(str(run_dir))}"
+
+
+def write_config(config: TrainConfig, path: str | Path) -> Path:
+    """Write ``config`` fully resolved as YAML, atomically: a kill mid-write leaves the old file."""
+    encoded = yaml.safe_dump(config_to_dict(config), sort_keys=False).encode("utf-8")
+    return write_atomically(path, lambda handle: handle.write(encoded))
+
+
+def _remove_stale_temporary_files(run_dir: Path) -> None:
+    for path in remove_stale_temporary_files(run_dir):
+        print(f"removed {path}, left by a save that was killed mid-write", flush=True)
+
+
+def _load_checkpoint(
+    run_dir: Path,
+    config: TrainConfig,
+    env: VecEnv,
+    checkpoint: str | Path | None,
+    trust_model: bool,
+    options: dict[str, Any],
+) -> tuple[Path, PPO]:
+    """The checkpoint to resume from and its model: ``checkpoint`` when given, else the newest
+    in ``run_dir`` that loads, naming each corrupt one it skips."""
+    if checkpoint is not None:
+        chosen = Path(checkpoint)
+        in_run = run_dir / CHECKPOINT_DIR / chosen
+        candidates = [in_run if not chosen.exists() and in_run.is_file() else chosen]
+    else:
+        candidates = list_checkpoints(run_dir)
+        if not candidates:
+            raise CheckpointError(
+                f"nothing to resume in {run_dir}: no {run_dir / CHECKPOINT_DIR}/step_*.zip"
+            )
+    skipped = []
+    for candidate in candidates:
+        try:
+            model = load_model(
+                candidate,
+                algorithm=TRAINERS[config.trainer],
+                env=env,
+                device=config.device,
+                trust_model=trust_model,
+                **options,
+            )
+        except CorruptCheckpointError as error:
+            if checkpoint is not None:
+                raise
+            reason = error.__cause__ or error
+            print(f"skipping corrupt checkpoint {candidate}: {reason}", file=sys.stderr)
+            skipped.append(candidate.name)
+            continue
+        newer = [
+            path.name
+            for path in list_checkpoints(run_dir)
+            if int(path.stem.removeprefix("step_")) > model.num_timesteps
+        ]
+        if checkpoint is not None and newer:
+            print(
+                f"note: {run_dir / CHECKPOINT_DIR} holds {len(newer)} later checkpoint(s) "
+                f"({newer[0]} the newest); a later --resume without --checkpoint picks the "
+                "newest, whichever run wrote it",
+                flush=True,
+            )
+        return candidate, model
+    raise CheckpointError(
+        f"nothing to resume in {run_dir}: every checkpoint is corrupt ({', '.join(skipped)}); "
+        "retrain, or restore a checkpoint and pass it with --checkpoint"
+    )
+
+
+def _save_emergency_checkpoint(
+    model: PPO, run_dir: Path, trained_timesteps: int, error: BaseException
+) -> None:
+    """Save ``model`` with the counter of its last update; report, never raise (the training
+    error is what propagates)."""
+    reached = model.num_timesteps
+    model.num_timesteps = trained_timesteps
+    try:
+        path = save_atomically(model, checkpoint_path(run_dir, trained_timesteps))
+    except Exception as save_error:  # the training error matters more: report this one
+        print(
+            f"training failed at {reached} steps ({type(error).__name__}) and the emergency "
+            f"checkpoint could not be saved: {type(save_error).__name__}: {save_error}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return
+    finally:
+        model.num_timesteps = reached
+    print(
+        f"training failed at {reached} steps ({type(error).__name__}); saved the model as of "
+        f"its last update, {trained_timesteps} steps: {path}\n"
+        f"resume with: {resume_command(run_dir)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _close_quietly(env: VecEnv) -> None:
+    """Close ``env`` after a failure without letting a second error (a dead worker's pipe)
+    hide the first."""
+    try:
+        env.close()
+    except Exception as error:
+        print(f"(closing the envs also failed: {type(error).__name__}: {error})", file=sys.stderr)
 
 
 def final_evaluation(
@@ -405,6 +674,11 @@ def _record_seconds(run_dir: Path, seconds: float) -> float:
     """Write the run's wall time so far (atomically) and return it."""
     _write_json_atomically(run_dir / TIMING_FILE, {"wall_seconds": seconds})
     return seconds
+
+
+def _record_seconds_quietly(run_dir: Path, seconds: float) -> None:
+    with suppress(Exception):  # a training failure is already propagating
+        _record_seconds(run_dir, seconds)
 
 
 def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:

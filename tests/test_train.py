@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
+import mmagent
 from mmagent.checkpoints import (
     CheckpointError,
     checkpoint_path,
@@ -23,7 +25,7 @@ from mmagent.checkpoints import (
     save_atomically,
 )
 from mmagent.cli import main
-from mmagent.config import ConfigError
+from mmagent.config import ConfigError, TrainConfig, resolve_config
 from mmagent.evaluation import (
     EVAL_SEED_BASE,
     VALIDATION_SEED_BASE,
@@ -32,6 +34,7 @@ from mmagent.evaluation import (
     wilson_interval,
 )
 from mmagent.extractors import multimodal_extractors
+from mmagent.train import resume_config, train
 
 TINY = [
     "--n-envs", "2",
@@ -284,11 +287,18 @@ def test_sigterm_saves_a_checkpoint_and_exits(tmp_path) -> None:
     while time.monotonic() < deadline and not (progress.is_file() and progress.stat().st_size > 0):
         time.sleep(0.2)
     process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
+    assert time.monotonic() - signalled < 60  # not the 1M steps asked for (about 2 s when idle)
     checkpoint = latest_checkpoint(run_dir)
-    assert checkpoint is not None and "resume with" in output
-    assert load_model(checkpoint).num_timesteps > 0
+    assert checkpoint is not None and f"resume with: mmagent train --resume {run_dir}" in output
+    saved = load_model(checkpoint).num_timesteps
+    assert saved > 0
+    # the resumed run continues the counter to the new budget
+    config = resume_config(run_dir, {"n_timesteps": saved + 64, "final_eval_episodes": 1})
+    assert train(config, run_dir, resume=True).timesteps == saved + 64
+    assert load_model(run_dir / "model.zip").num_timesteps == saved + 64
 
 
 def test_training_ablation_mask_is_saved_with_the_model(tmp_path) -> None:
@@ -311,3 +321,56 @@ def test_shared_memory_vec_env_trains_from_the_config(tmp_path) -> None:
     args = ["train", "--total-timesteps", "64", "--run-dir", str(run_dir), *TINY]
     assert main([*args, "--set", "vec_env=shared"]) == 0
     assert load_model(run_dir / "model.zip").num_timesteps == 64
+
+
+SHIPPED_CONFIGS = sorted((Path(mmagent.__file__).parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    ("shipped", "trainer"),
+    [
+        *[pytest.param(path, "fast", id=path.stem) for path in SHIPPED_CONFIGS],
+        *[
+            pytest.param(path, "sb3", id=f"{path.stem}-sb3")
+            for path in SHIPPED_CONFIGS
+            if path.stem == "CueMatch-v0"  # the game of the issue's report
+        ],
+    ],
+)
+def test_every_shipped_config_trains_on_two_envs(shipped: Path, trainer, tmp_path, capsys) -> None:
+    """A batch_size larger than the rollout (2 envs × 16 steps) trains on the whole rollout as
+    one minibatch, as SB3 does, with a one-line warning; with either trainer."""
+    env_id = yaml.safe_load(shipped.read_text())["env_id"]
+    run_dir = tmp_path / "run"
+    tiny = ["--total-timesteps", "32", "--set", "n_steps=16", "--set", "n_epochs=1"]
+    tiny += ["--set", "eval_freq=0", "--set", "checkpoint_freq=0", "--set", "final_eval_episodes=1"]
+    args = ["train", env_id, "--n-envs", "2", "--device", "cpu", "--no-progress-bar"]
+    assert main([*args, "--trainer", trainer, "--run-dir", str(run_dir), *tiny]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    batch_size = yaml.safe_load(shipped.read_text())["batch_size"]
+    assert warnings == [
+        f"warning: batch_size {batch_size} exceeds the rollout n_steps × n_envs = 16 × 2 = 32; "
+        "each update uses the whole rollout (32 samples) as one minibatch"
+    ]
+    model = load_model(run_dir / "model.zip")
+    assert model.num_timesteps == 32 and model.batch_size == 32
+    assert _adam_steps(model) == 1  # one rollout, one epoch, one minibatch
+
+
+@pytest.mark.parametrize("trainer", ["fast", "sb3"])
+def test_a_batch_that_does_not_divide_the_rollout_trains_as_sb3_does(trainer, tmp_path) -> None:
+    from tests.test_emergency_checkpoint import tiny_config
+
+    config = tiny_config(n_envs=2, n_steps=16, batch_size=24, n_timesteps=32, trainer=trainer)
+    with pytest.warns(UserWarning, match="truncated mini-batch of size 8"):
+        train(config, tmp_path / "run")
+    model = load_model(tmp_path / "run" / "model.zip")
+    assert model.batch_size == 24
+    assert _adam_steps(model) == 2  # minibatches of 24 and 8 samples
+
+
+def test_step_timeout_and_start_method_are_config_keys(tmp_path) -> None:
+    config = resolve_config(None, None, ["step_timeout=2.5", "start_method=spawn"], {})
+    assert (config.step_timeout, config.start_method) == (2.5, "spawn")
+    assert resolve_config(None, None, ["step_timeout=null"], {}).step_timeout is None
+    assert TrainConfig().step_timeout == 60.0 and TrainConfig().start_method is None

@@ -755,7 +755,8 @@ class SharedMemoryVecEnv(VecEnv):
         message = (
             f"SharedMemoryVecEnv {descriptions} did not answer {command} within {timeout:g} s "
             "and was killed. An env is probably hung (a blocking call, a deadlock, an endless "
-            "loop); if it is only slow, pass a larger step_timeout= (or None)."
+            "loop); if it is only slow, raise step_timeout (SharedMemoryVecEnv(step_timeout=...), "
+            "or the config key step_timeout of mmagent train; None/null waits forever)."
         )
         for worker, stack in stacks.items():
             if stack:
