@@ -28,6 +28,7 @@ GAMES: dict[str, tuple[str, dict[str, object]]] = {
             "max_steps": 50,
         },
     ),
+    f"{NAMESPACE}/Recall-v0": ("envs.recall:RecallEnv", {}),
 }
 
 GAME_IDS: tuple[str, ...] = tuple(GAMES)
