@@ -41,7 +41,8 @@ class DeviceRolloutBuffer(BaseBuffer):
     * rewards and episode starts gathered on the host (they come from the envs) and uploaded
       once per rollout, in :meth:`compute_returns_and_advantage`;
     * values and log-probabilities written as the device tensors the policy returned (no sync);
-    * minibatches drawn with ``torch.randperm`` on the device and sliced there.
+    * minibatches in SB3's order (the same ``np.random.permutation`` draw, uploaded once per
+      epoch as an index tensor) and sliced on the device.
 
     :param buffer_size: steps per env in one rollout (PPO's ``n_steps``).
     :param observation_space: the (possibly ``Dict``) observation space.
@@ -196,7 +197,8 @@ class DeviceRolloutBuffer(BaseBuffer):
     def get(
         self, batch_size: int | None = None
     ) -> Generator[DictRolloutBufferSamples | RolloutBufferSamples, None, None]:
-        """Minibatches over the whole rollout in a random order drawn on the device."""
+        """Minibatches over the whole rollout, in the order SB3's ``RolloutBuffer.get`` would
+        draw (:meth:`_sb3_order`), sliced on the device."""
         if not self.full:
             raise RuntimeError("the rollout is not complete yet")
         total = self.buffer_size * self.n_envs
@@ -212,7 +214,7 @@ class DeviceRolloutBuffer(BaseBuffer):
             "advantages": self.advantages.reshape(total),
             "returns": self.returns.reshape(total),
         }
-        order = torch.randperm(total, device=self.device)
+        order = self._sb3_order().to(self.device, non_blocking=True)
         for start in range(0, total, batch_size):
             indices = order[start : start + batch_size]
             observations = {key: tensor[indices] for key, tensor in flat_obs.items()}
@@ -221,6 +223,16 @@ class DeviceRolloutBuffer(BaseBuffer):
                 yield DictRolloutBufferSamples(observations=observations, **rest)
             else:
                 yield RolloutBufferSamples(observations=observations[_SINGLE_KEY], **rest)
+
+    def _sb3_order(self) -> torch.Tensor:
+        """The minibatch order SB3's ``RolloutBuffer.get`` draws: ``np.random.permutation`` over
+        its env-major rows (``env * buffer_size + step``), mapped onto this buffer's step-major
+        rows (``step * n_envs + env``). Drawn from NumPy's global generator, as SB3 draws it, so
+        the minibatches are stock PPO's and torch's generator (which samples the actions) is
+        left in the state stock PPO leaves it in."""
+        env_major = np.random.permutation(self.buffer_size * self.n_envs)
+        env, step = np.divmod(env_major, self.buffer_size)
+        return torch.from_numpy(step * self.n_envs + env)
 
     def _get_samples(
         self, batch_inds: np.ndarray, env: VecNormalize | None = None

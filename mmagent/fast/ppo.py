@@ -6,7 +6,8 @@ and logging are the same):
 
 * the rollout lives on the training device in native dtypes (:class:`DeviceRolloutBuffer`): each
   observation is uploaded once, through pinned memory on a GPU, into the slot the acting forward
-  pass reads; minibatches are index slices on the device, not per-minibatch host copies;
+  pass reads; minibatches are index slices on the device, not per-minibatch host copies (in the
+  order SB3 draws, from the same NumPy generator, so the same seed trains the same weights);
 * acting needs one device→host copy per step (the actions the envs must get); values and
   log-probabilities stay on the device, and the values of time-limit-truncated episodes'
   terminal observations are computed in one batch;
@@ -24,6 +25,10 @@ figures):
   gradients and the optimiser stay float32; the losses are computed in float32);
 * ``compile_acting``: the acting forward pass is ``torch.compile``'d, on CUDA in the
   ``reduce-overhead`` mode, which replays it as a CUDA graph.
+
+Every branch of SB3's PPO (``target_kl``, ``clip_range_vf``, ``normalize_advantage``, Box,
+MultiDiscrete and MultiBinary actions, gSDE) is held equal to stock PPO from the same seed by
+``tests/fast/test_sb3_equality.py``, against the stable-baselines3 minor line pyproject.toml pins.
 
 A model saved by ``FastPPO`` loads with ``PPO.load`` and the other way round; the two options
 belong to the trainer, not to the model, so they are not saved (pass them to ``load``).
@@ -294,10 +299,17 @@ class FastPPO(PPO):
                 minibatches += 1
                 last_epoch_kl += approx_kl
                 last_epoch_minibatches += 1
-                if self.target_kl is not None and approx_kl.item() > 1.5 * self.target_kl:
+                # The one per-minibatch read, compared as SB3 compares it (a float32 NumPy
+                # array against the float threshold), so both stop at the same minibatch.
+                if self.target_kl is not None and (
+                    (approx_kl_div := approx_kl.cpu().numpy()) > 1.5 * self.target_kl
+                ):
                     stopped_early = True
                     if self.verbose >= 1:
-                        print(f"Early stopping at step {epoch} due to reaching max kl")
+                        print(
+                            f"Early stopping at step {epoch} due to reaching max kl: "
+                            f"{approx_kl_div:.2f}"
+                        )
                     break
 
                 self.policy.optimizer.zero_grad()
