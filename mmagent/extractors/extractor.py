@@ -167,7 +167,9 @@ class MultimodalExtractor(BaseFeaturesExtractor):
         built: dict[str, Encoder] = {}
         encoder_names: dict[str, str] = {}
         for key, spec in specs.items():
-            name, factory = resolve_encoder(spec.kind, chosen.get(key, default_encoder(spec)))
+            # the default only when none is named: it warns about small uint8 views
+            named = chosen[key] if key in chosen else default_encoder(spec)
+            name, factory = resolve_encoder(spec.kind, named)
             built[key] = _build_encoder(spec, name, factory, dict(chosen_kwargs.get(key, {})))
             encoder_names[key] = name
 

@@ -3,6 +3,7 @@ channel, never divided by 255; small pixel views get an encoder that fits them."
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -162,6 +163,14 @@ def test_small_pixel_view_gets_the_small_cnn() -> None:
     # large enough for nature: unchanged default
     big = MultimodalExtractor(spaces.Dict({"image": spaces.Box(0, 255, (36, 36, 3), np.uint8)}))
     assert big.encoder_names == {"image": "nature"}
+
+
+def test_a_small_view_with_a_named_encoder_is_not_warned_about() -> None:
+    space = spaces.Dict({"image": spaces.Box(0, 255, (7, 7, 3), np.uint8)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the user chose the encoder: nothing to warn about
+        extractor = MultimodalExtractor(space, encoders={"image": "small"})
+    assert extractor.encoder_names == {"image": "small"}
 
 
 def test_grid_is_a_registered_kind_with_its_encoder() -> None:
