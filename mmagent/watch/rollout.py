@@ -24,6 +24,8 @@ from mmagent.watch.hud import Hud
 from mmagent.watch.policies import Policy, PolicyInfo
 
 DEFAULT_FPS = 10
+#: The blank display frame of an env with no ``rgb_array`` render mode (height, width, 3).
+NO_RENDER_FRAME_SHAPE = (240, 320, 3)
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,10 @@ class EpisodeRunner:
     def _display_frame(self) -> np.ndarray:
         display_frame = getattr(self.game, "display_frame", None)
         frame = display_frame() if callable(display_frame) else self.env.render()
+        if frame is None and "rgb_array" not in self.env.metadata.get("render_modes", ()):
+            # an env that cannot draw at all (a text game): the HUD alone shows its text,
+            # the policy's choice and the sound, over a blank frame
+            return np.zeros(NO_RENDER_FRAME_SHAPE, dtype=np.uint8)
         if not isinstance(frame, np.ndarray) or frame.ndim != 3:
             raise ValueError(
                 f"{_env_name(self.env)} gave no RGB frame to show (render() returned "

