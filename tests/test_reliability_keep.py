@@ -147,7 +147,9 @@ def test_sigterm_checkpoints_within_seconds_and_resume_continues_the_counter(tmp
     checkpoint = latest_checkpoint(run_dir)
     assert checkpoint is not None and f"--resume {run_dir}" in output
     reached = load_model(checkpoint).num_timesteps
-    assert reached > 0 and reached % 64 == 0
+    # SIGTERM saves the counter where it stopped, mid-rollout or not (the first rollout is logged
+    # before its update, so "trained" may still be 0 steps of updates when the signal lands)
+    assert reached > 0
     target = reached + 64
     resume = ["train", "--resume", str(run_dir), "--total-timesteps", str(target)]
     assert main([*resume, "--no-progress-bar"]) == 0
