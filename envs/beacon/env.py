@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -11,24 +10,10 @@ import pygame
 from envs.beacon import drawing, rules
 from envs.beacon.sounds import beacon_sounds, bump_sound
 from envs.core.audio import Listener, SoundEvent
-from envs.core.game import MultimodalGame, StepOutcome
+from envs.core.game import MultimodalGame, StepOutcome, require_int, require_non_negative
 
 PHRASINGS = ("go to the {shape} that is making a sound", "find the sounding {shape}")
 MIN_LANDMARKS = 4
-
-
-def _require_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int of at least {minimum}, got {value!r}")
-    return value
-
-
-def _require_non_negative(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and at least 0, got {value!r}")
-    return float(value)
 
 
 class BeaconEnv(MultimodalGame):
@@ -99,17 +84,17 @@ class BeaconEnv(MultimodalGame):
         progress_reward: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        self.arena_size = _require_int("arena_size", arena_size, 3)
-        self.n_landmarks = _require_int("n_landmarks", n_landmarks, MIN_LANDMARKS)
+        self.arena_size = require_int("arena_size", arena_size, 3)
+        self.n_landmarks = require_int("n_landmarks", n_landmarks, MIN_LANDMARKS)
         n_looks = len(rules.COLOURS) * len(rules.SHAPES)
         if n_landmarks > n_looks:
             raise ValueError(
                 f"n_landmarks must be at most {n_looks} (one per colour and shape), "
                 f"got {n_landmarks}"
             )
-        self.n_obstacles = _require_int("n_obstacles", n_obstacles, 0)
-        self.view_radius = _require_int("view_radius", view_radius, 1)
-        self.progress_reward = _require_non_negative("progress_reward", progress_reward)
+        self.n_obstacles = require_int("n_obstacles", n_obstacles, 0)
+        self.view_radius = require_int("view_radius", view_radius, 1)
+        self.progress_reward = require_non_negative("progress_reward", progress_reward)
         occupied = 1 + n_obstacles + n_landmarks
         if occupied > arena_size * arena_size // 2:
             raise ValueError(

@@ -24,6 +24,7 @@ from the start is a :class:`BlankFrameWarning`, given once.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,6 +114,28 @@ def require_positive(name: str, value: float) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is a positive number."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or value <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def require_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
+    """``value`` if it is an int from ``minimum`` to ``maximum`` (no upper bound when ``None``);
+    else a ``ValueError`` naming ``name``."""
+    if maximum is None:
+        wanted, too_big = f"an int of at least {minimum}", False
+    else:
+        wanted = f"an int from {minimum} to {maximum}"
+        too_big = isinstance(value, int) and value > maximum
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
+        raise ValueError(f"{name} must be {wanted}, got {value!r}")
+    return value
+
+
+def require_non_negative(name: str, value: Any) -> float:
+    """``value`` as a float if it is a finite number of at least 0; else a ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and at least 0, got {value!r}")
+    return float(value)
 
 
 class MultimodalGame(gym.Env[ObsDict, np.int64]):

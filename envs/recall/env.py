@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import pygame
 
 from envs.core.audio import Listener, SoundEvent
-from envs.core.game import MultimodalGame, StepOutcome
+from envs.core.game import MultimodalGame, StepOutcome, require_int, require_non_negative
 from envs.recall import drawing, rules, sounds
 
 INSTRUCTIONS: dict[str, tuple[str, ...]] = {
@@ -29,26 +28,6 @@ RECALL_PROMPT = "walk on then open the right door"
 DOOR_ROW_DISTANCE = 1.5
 #: Every door is heard at full level from where the agent starts (at most ~2.1 away).
 HEARD_AT_FULL_LEVEL_WITHIN = 2.5
-
-
-def _require_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    """``value`` if it is an int from ``minimum`` to ``maximum``; else a ValueError naming it."""
-    if maximum is None:
-        wanted, too_big = f"an int of at least {minimum}", False
-    else:
-        wanted = f"an int from {minimum} to {maximum}"
-        too_big = isinstance(value, int) and value > maximum
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_big:
-        raise ValueError(f"{name} must be {wanted}, got {value!r}")
-    return value
-
-
-def _require_non_negative(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be finite and at least 0, got {value!r}")
-    return float(value)
 
 
 class RecallEnv(MultimodalGame):
@@ -134,11 +113,11 @@ class RecallEnv(MultimodalGame):
         progress_reward: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        self.n_doors = _require_int("n_doors", n_doors, 2, 9)
-        self.cue_steps = _require_int("cue_steps", cue_steps, 1)
-        self.min_walk = _require_int("min_walk", min_walk, 1)
-        self.max_walk = _require_int("max_walk", max_walk, min_walk)
-        self.progress_reward = _require_non_negative("progress_reward", progress_reward)
+        self.n_doors = require_int("n_doors", n_doors, 2, 9)
+        self.cue_steps = require_int("cue_steps", cue_steps, 1)
+        self.min_walk = require_int("min_walk", min_walk, 1)
+        self.max_walk = require_int("max_walk", max_walk, min_walk)
+        self.progress_reward = require_non_negative("progress_reward", progress_reward)
         self.max_corridor_length = cue_steps + max_walk
         if isinstance(max_steps, int) and max_steps <= self.max_corridor_length:
             raise ValueError(
