@@ -157,6 +157,7 @@ def test_a_failing_shared_memory_worker_saves_a_checkpoint(
         start_method=QUICK_START,
         env_kwargs={"fail_at": 20, "how": how},
     )
+    children_before = set(multiprocessing.active_children())  # another test's, if it leaked
     started = time.monotonic()
     with pytest.raises(error_class, match=message) as caught:
         train(config, run_dir)
@@ -168,7 +169,7 @@ def test_a_failing_shared_memory_worker_saves_a_checkpoint(
     assert _steps(checkpoint) == 32
     assert load_model(checkpoint).num_timesteps == 32
     assert "resume with: mmagent train --resume" in capsys.readouterr().err
-    assert multiprocessing.active_children() == []  # the workers are gone
+    assert set(multiprocessing.active_children()) <= children_before  # the workers are gone
 
 
 @pytest.mark.skipif(QUICK_START is None, reason="no fork start method on this platform")

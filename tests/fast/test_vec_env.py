@@ -357,13 +357,18 @@ def test_a_step_interrupted_by_ctrl_c_does_not_desynchronise_the_pipes() -> None
     actions = np.zeros(2, dtype=np.int64)
     vec_env.step(actions)
     vec_env.step(actions)
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        vec_env.step(actions)  # the third step pauses; Ctrl-C arrives meanwhile
-    observations, _, _, _ = vec_env.step(actions)  # the interrupted step's answers are dropped
-    assert observations["image"][:, 0, 0, 0].tolist() == [4, 4]  # the 4th step of each env
-    assert vec_env.get_attr("steps") == [4, 4]
-    vec_env.close()
+    # a shell starts background jobs with SIGINT ignored (CI, `cmd &`); Ctrl-C is what is tested
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            vec_env.step(actions)  # the third step pauses; Ctrl-C arrives meanwhile
+        observations, _, _, _ = vec_env.step(actions)  # the interrupted step's answers are dropped
+        assert observations["image"][:, 0, 0, 0].tolist() == [4, 4]  # the 4th step of each env
+        assert vec_env.get_attr("steps") == [4, 4]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        vec_env.close()
     assert _children_gone(vec_env)
 
 
