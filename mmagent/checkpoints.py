@@ -161,8 +161,9 @@ def load_model(
     ``config.yaml``); a file that needs unpickling is refused with an error naming
     ``--trust-model``.
 
-    :param algorithm: the class to load into (default ``stable_baselines3.PPO``; training
-        resumes with :class:`mmagent.fast.FastPPO`). Either class reads the other's files.
+    :param algorithm: the class to load into (default ``stable_baselines3.PPO``, or
+        sb3-contrib's ``RecurrentPPO`` for a file holding a recurrent policy; training resumes
+        with :class:`mmagent.fast.FastPPO`). Either PPO class reads the other's files.
     :param trust_model: load with SB3's own loader, which unpickles the file's objects and so
         runs any code a crafted file holds: only for files you trust.
     :param env_id: the game whose spaces the model takes when no ``env`` is given (default: the
@@ -176,6 +177,10 @@ def load_model(
 
     model_path = resolve_model_path(path)
     require_device(kwargs.get("device"))
+    if algorithm is None:  # a recurrent model (algo: ppo_lstm) loads as sb3-contrib's RecurrentPPO
+        from mmagent.recurrent import saved_algorithm
+
+        algorithm = saved_algorithm(model_path)
     try:
         if trust_model:
             return (algorithm or PPO).load(model_path, **kwargs)

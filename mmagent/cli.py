@@ -74,6 +74,7 @@ def _train(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "device": args.device,
         "trainer": args.trainer,
+        "algo": args.algo,
         "progress_bar": False if args.no_progress_bar else None,
     }
     if args.checkpoint and not args.resume:
@@ -201,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--trainer",
         choices=choices_of("trainer"),
         help="fast (default): mmagent's FastPPO; sb3: stock stable-baselines3 PPO",
+    )
+    train.add_argument(
+        "--algo",
+        choices=choices_of("algo"),
+        help="ppo (default): a memoryless policy; ppo_lstm: sb3-contrib's RecurrentPPO, an LSTM "
+        "policy that remembers earlier steps (trained with sb3-contrib's trainer)",
     )
     train.add_argument("--run-dir", help="output directory (default runs/<game>/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")

@@ -42,8 +42,14 @@ class TrainConfig:
     """Gymnasium id of the game (``mmagent/<Game>-v<N>``, or ``module.path:Id`` to import one)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the game's constructor (difficulty, image size, audio format)."""
+    algo: str = "ppo"
+    """``ppo`` (a memoryless policy) or ``ppo_lstm`` (sb3-contrib's ``RecurrentPPO``: an LSTM
+    between the extractor and the heads, its state reset at each episode start; the policy
+    becomes the LSTM twin of ``policy``, and the trainer sb3-contrib's, since FastPPO has no
+    recurrence: docs/recurrent.md)."""
     policy: str = "MultiInputPolicy"
-    """SB3 policy name; mmagent's multimodal extractor is plugged in through policy_kwargs."""
+    """SB3 policy name; mmagent's multimodal extractor is plugged in through policy_kwargs.
+    With ``algo: ppo_lstm``, ``MultiInputPolicy`` means ``MultiInputLstmPolicy``."""
     policy_kwargs: dict[str, Any] = field(default_factory=dict)
     """SB3 policy kwargs; ``features_extractor_kwargs`` configure the multimodal extractor."""
     n_envs: int = 8
@@ -64,7 +70,9 @@ class TrainConfig:
     platform has it, else ``spawn``."""
     trainer: str = "fast"
     """``fast`` (:class:`mmagent.fast.FastPPO`: rollout and minibatches on the training device,
-    few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO."""
+    few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO.
+    FastPPO has no recurrence: with ``algo: ppo_lstm`` the resolved config says ``sb3``
+    (sb3-contrib's ``RecurrentPPO`` loop), with a note when ``fast`` was asked for explicitly."""
     bf16_update: bool = False
     """``fast`` trainer only: run the update's forward passes under bfloat16 autocast (for GPUs
     with bfloat16 arithmetic; on a CPU without it the update is an order of magnitude slower)."""
@@ -173,7 +181,17 @@ SEED_RANGE = Range(0, 2**32 - 1)
 VALUE_RULES: dict[str, Range | Choices | None] = {
     "env_id": None,
     "env_kwargs": None,  # checked against the game's constructor: check_env_kwargs
-    "policy": Choices(("MultiInputPolicy", "MlpPolicy", "CnnPolicy")),
+    "algo": Choices(("ppo", "ppo_lstm")),
+    "policy": Choices(
+        (
+            "MultiInputPolicy",
+            "MlpPolicy",
+            "CnnPolicy",
+            "MultiInputLstmPolicy",
+            "MlpLstmPolicy",
+            "CnnLstmPolicy",
+        )
+    ),
     "policy_kwargs": None,  # checked against the policy and the extractor: check_policy_kwargs
     "n_envs": Range(1),
     "n_timesteps": Range(1),
@@ -284,15 +302,17 @@ def _parameters(function: Callable[..., Any], fixed: tuple[str, ...]) -> list[st
 
 def check_policy_kwargs(value: Mapping[str, Any], source: str) -> None:
     """Raise :class:`ConfigError` for a ``policy_kwargs`` key the SB3 actor-critic policy does
-    not take, or (with mmagent's extractor, i.e. no ``features_extractor_class``) a
+    not take (a recurrent policy's LSTM keys are accepted here; :func:`resolve_config` refuses
+    them with ``algo: ppo``), or (with mmagent's extractor, i.e. no ``features_extractor_class``) a
     ``features_extractor_kwargs`` key :class:`~mmagent.extractors.MultimodalExtractor` does not
     take, suggesting the close matches; before any model is built."""
-    from stable_baselines3.common.policies import ActorCriticPolicy
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
 
     from mmagent.extractors import MultimodalExtractor
 
     fixed = ("self", "observation_space", "action_space", "lr_schedule")
-    _check_names(value, _parameters(ActorCriticPolicy.__init__, fixed), "policy_kwargs", source)
+    valid_policy_keys = _parameters(RecurrentActorCriticPolicy.__init__, fixed)
+    _check_names(value, valid_policy_keys, "policy_kwargs", source)
     extractor_kwargs = value.get("features_extractor_kwargs")
     if "features_extractor_class" in value or extractor_kwargs is None:
         return
@@ -593,6 +613,7 @@ def resolve_config(
     )
     given_flags = {key: value for key, value in (flags or {}).items() if value is not None}
     config = TrainConfig(env_id=chosen_id)
+    trainer_given = False
     for values, source in (
         (packaged_config(chosen_id), f"the shipped {chosen_id} config"),
         (user_file, f"config file {config_file}"),
@@ -600,11 +621,14 @@ def resolve_config(
         (given_flags, "the command line"),
     ):
         config = apply_overrides(config, values, source)
+        trainer_given = trainer_given or "trainer" in values
         env_kwargs = values.get("env_kwargs")
         if isinstance(env_kwargs, Mapping):
             check_env_kwargs(chosen_id, env_kwargs, source)
     config.env_id = chosen_id
-    return config
+    from mmagent.recurrent import resolve_algorithm
+
+    return resolve_algorithm(config, trainer_given)
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

@@ -131,6 +131,9 @@ def evaluate(
 ) -> EvaluationReport:
     """Run ``episodes`` episodes, episode ``i`` reset with seed ``seed_base + i``.
 
+    A recurrent model (``algo: ppo_lstm``) carries its LSTM state through each episode and
+    starts every episode from a zero state.
+
     :param deterministic: greedy actions; ``False`` samples them from a torch generator seeded
         with ``seed_base``, so a sampled evaluation is reproducible too (the caller's random
         state is put back afterwards).
@@ -165,8 +168,18 @@ def evaluate(
             observation, info = env.reset(seed=seed_base + episode)
             kind = info.get("instruction_kind")
             total, length = 0.0, 0
+            # a recurrent policy's LSTM state: carried from step to step, zeroed at each
+            # episode start (feed-forward policies ignore both and return None)
+            state: Any = None
+            episode_start = np.ones((1,), dtype=bool)
             while True:
-                action, _ = model.predict(observation, deterministic=deterministic)
+                action, state = model.predict(
+                    observation,
+                    state=state,
+                    episode_start=episode_start,
+                    deterministic=deterministic,
+                )
+                episode_start = np.zeros((1,), dtype=bool)
                 observation, reward, terminated, truncated, info = env.step(action)
                 total += float(reward)
                 length += 1

@@ -66,6 +66,12 @@ from mmagent.extractors import MultimodalExtractor
 from mmagent.fast import FastPPO, SharedMemoryVecEnv
 from mmagent.plugins import GameRegistrationError, resolve_env_spec
 from mmagent.plugins import make_env as make_game
+from mmagent.recurrent import (
+    algorithm_class,
+    is_recurrent_config,
+    policy_name,
+    recurrent_trainer_options,
+)
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "elu": nn.ELU, "silu": nn.SiLU}
 TRAINERS: dict[str, type[PPO]] = {"fast": FastPPO, "sb3": PPO}
@@ -235,6 +241,8 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
 
 def trainer_options(config: TrainConfig) -> dict[str, Any]:
     """The keyword arguments only the ``fast`` trainer takes, checked against ``trainer``."""
+    if is_recurrent_config(config):  # sb3-contrib's RecurrentPPO: FastPPO has no recurrence
+        return recurrent_trainer_options(config)
     options = {"bf16_update": config.bf16_update, "compile_acting": config.compile_acting}
     if config.trainer == "fast":
         return options
@@ -248,8 +256,8 @@ def trainer_options(config: TrainConfig) -> dict[str, Any]:
 
 
 def _new_model(config: TrainConfig, env: VecEnv, options: dict[str, Any]) -> PPO:
-    return TRAINERS[config.trainer](
-        config.policy,
+    return algorithm_class(config)(
+        policy_name(config),
         env,
         learning_rate=parse_schedule(config.learning_rate, "learning_rate"),
         n_steps=config.n_steps,
@@ -589,7 +597,7 @@ def _load_checkpoint(
         try:
             model = load_model(
                 candidate,
-                algorithm=TRAINERS[config.trainer],
+                algorithm=algorithm_class(config),
                 env=env,
                 device=config.device,
                 trust_model=trust_model,
@@ -708,4 +716,11 @@ def resume_config(run_dir: str | Path, overrides: dict[str, Any] | None = None) 
     if not path.is_file():
         raise CheckpointError(f"{run_dir} is not a run directory: {CONFIG_FILE} is missing")
     given = {key: value for key, value in (overrides or {}).items() if value is not None}
-    return apply_overrides(load_config(path), given, "the command line")
+    saved = load_config(path)
+    if given.get("algo", saved.algo) != saved.algo:
+        raise ConfigError(
+            f"{run_dir} was trained with algo {saved.algo}; algo {given['algo']} has another "
+            f"policy (with or without an LSTM), so it cannot continue that run: drop --algo, or "
+            f"start a new run with mmagent train {saved.env_id} --algo {given['algo']}"
+        )
+    return apply_overrides(saved, given, "the command line")

@@ -34,7 +34,12 @@ class PolicyInfo:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Anything that picks an action for one (unbatched) observation."""
+    """Anything that picks an action for one (unbatched) observation.
+
+    A policy with memory may also have a ``reset()`` method: the episode runner calls it
+    before each episode's first observation (:class:`ModelPolicy` resets a recurrent model's
+    LSTM state there).
+    """
 
     def act(self, observation: Any) -> tuple[Any, PolicyInfo]:
         """The action to take on ``observation`` and what the policy knows about it."""
@@ -63,25 +68,39 @@ class RandomPolicy:
 class ModelPolicy:
     """Actions, action probabilities and value estimates from an SB3 actor-critic model.
 
+    A recurrent model (``RecurrentPPO``) carries its LSTM state from one :meth:`act` to the
+    next, for the actor and the critic; :meth:`reset` zeroes it for a new episode.
+
     :param model: a PPO (or other on-policy actor-critic) model; its current weights are used,
         so a training callback can watch the model as it learns.
     :param deterministic: take the most likely action instead of sampling one.
     """
 
     def __init__(self, model: BaseAlgorithm, *, deterministic: bool = False) -> None:
+        from mmagent.recurrent import LstmState, is_recurrent_model
+
         self.model = model
         self.deterministic = deterministic
+        self.lstm_state = LstmState(model) if is_recurrent_model(model) else None
+
+    def reset(self) -> None:
+        """Start a new episode: a recurrent model's next step starts from a zero state."""
+        if self.lstm_state is not None:
+            self.lstm_state.reset()
 
     def act(self, observation: Any) -> tuple[Any, PolicyInfo]:
         """Run the policy network once on ``observation`` (no gradient)."""
         import torch
 
         policy = self.model.policy
-        with torch.no_grad():
-            observation_tensor, _ = policy.obs_to_tensor(observation)
-            distribution = policy.get_distribution(observation_tensor)
-            actions = distribution.get_actions(deterministic=self.deterministic)
-            values = policy.predict_values(observation_tensor)
+        if self.lstm_state is not None:
+            actions, distribution, values = self.lstm_state.step(observation, self.deterministic)
+        else:
+            with torch.no_grad():
+                observation_tensor, _ = policy.obs_to_tensor(observation)
+                distribution = policy.get_distribution(observation_tensor)
+                actions = distribution.get_actions(deterministic=self.deterministic)
+                values = policy.predict_values(observation_tensor)
         action = actions.cpu().numpy().reshape((-1, *self.model.action_space.shape))[0]
         action_space = self.model.action_space
         if isinstance(action_space, spaces.Box):

@@ -139,6 +139,9 @@ class EpisodeRunner:
         """Start the next episode; the view of its first observation."""
         observation, info = self.env.reset(seed=self._next_seed)
         self._next_seed = None
+        reset_policy = getattr(self.policy, "reset", None)
+        if callable(reset_policy):  # a policy with memory (an LSTM state) forgets the episode
+            reset_policy()
         self.episode += 1
         self.step_count = 0
         self.total_reward = 0.0
