@@ -75,6 +75,10 @@ def _train(args: argparse.Namespace) -> int:
         "device": args.device,
         "trainer": args.trainer,
         "algo": args.algo,
+        "backend": args.backend,
+        "address": args.address,
+        "num_env_runners": args.num_env_runners,
+        "num_gpus_per_learner": args.num_gpus_per_learner,
         "progress_bar": False if args.no_progress_bar else None,
     }
     if args.checkpoint and not args.resume:
@@ -99,7 +103,9 @@ def _train(args: argparse.Namespace) -> int:
     check_env_kwargs_values(config.env_id, config.env_kwargs, "the config")
     print(
         f"training {config.env_id} for {config.n_timesteps} steps on {config.n_envs} envs "
-        f"(device {config.device}, seed {config.seed}, trainer {config.trainer})",
+        f"(device {config.device}, seed {config.seed}, trainer {config.trainer})"
+        if config.backend == "sb3"
+        else f"(RLlib, {config.num_env_runners} env runners, seed {config.seed})",
         flush=True,
     )
     if args.trust_model and not args.resume:
@@ -135,6 +141,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.json and not Path(args.json).parent.is_dir():
         raise ConfigError(f"--json {args.json}: its folder does not exist; create it first")
+    from mmagent.rllib import is_rllib_run
+
+    if is_rllib_run(args.model):  # trained with --backend rllib: its model.pt
+        return _eval_rllib_run(args)
     model_path = resolve_model_path(args.model)
     try:
         env_id, env_kwargs = resolve_env_id(model_path, args.env)
@@ -159,6 +169,36 @@ def _eval(args: argparse.Namespace) -> int:
         seed_base=args.seed_base,
         deterministic=deterministic,
         ablate=args.ablate or (),
+    )
+    print(report.summary())
+    if args.json:
+        encoded = json.dumps(report.to_dict(), indent=2).encode("utf-8")
+        write_atomically(args.json, lambda handle: handle.write(encoded))
+        print(f"written: {args.json}")
+    return 0
+
+
+def _eval_rllib_run(args: argparse.Namespace) -> int:
+    """``mmagent eval`` of a run directory trained with ``--backend rllib``."""
+    from mmagent.checkpoints import write_atomically
+    from mmagent.config import ConfigError
+    from mmagent.rllib import evaluate_rllib_run
+
+    if args.env:
+        raise ConfigError(
+            f"--env {args.env}: {args.model} is a run directory; its config names "
+            "the game: drop --env"
+        )
+    if args.device != "cpu":
+        raise ConfigError(
+            f"--device {args.device}: an RLlib run's module is evaluated on the CPU; drop --device"
+        )
+    report = evaluate_rllib_run(
+        args.model,
+        episodes=args.episodes,
+        seed_base=args.seed_base,
+        deterministic=args.deterministic,
+        ablate=tuple(args.ablate or ()),
     )
     print(report.summary())
     if args.json:
@@ -208,6 +248,27 @@ def build_parser() -> argparse.ArgumentParser:
         choices=choices_of("algo"),
         help="ppo (default): a memoryless policy; ppo_lstm: sb3-contrib's RecurrentPPO, an LSTM "
         "policy that remembers earlier steps (trained with sb3-contrib's trainer)",
+    )
+    train.add_argument(
+        "--backend",
+        choices=choices_of("backend"),
+        help="sb3 (default): stable-baselines3 in this process; rllib: Ray RLlib's PPO with "
+        'the same extractor (pip install "mmagent[ray]")',
+    )
+    train.add_argument(
+        "--address",
+        help="with --backend rllib: the Ray cluster to join (auto, host:port; default: "
+        "RAY_ADDRESS, else a local Ray started here)",
+    )
+    train.add_argument(
+        "--num-env-runners",
+        type=whole_number(0),
+        help="with --backend rllib: Ray actors stepping the envs (0: this process steps them)",
+    )
+    train.add_argument(
+        "--num-gpus-per-learner",
+        type=float,
+        help="with --backend rllib: GPUs for RLlib's learner (default 0)",
     )
     train.add_argument("--run-dir", help="output directory (default runs/<game>/<timestamp>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")

@@ -47,6 +47,17 @@ class TrainConfig:
     between the extractor and the heads, its state reset at each episode start; the policy
     becomes the LSTM twin of ``policy``, and the trainer sb3-contrib's, since FastPPO has no
     recurrence: docs/recurrent.md)."""
+    backend: str = "sb3"
+    """``sb3`` (stable-baselines3 in this process) or ``rllib`` (Ray RLlib's PPO with the same
+    extractor, on a local Ray or a cluster; needs ``pip install "mmagent[ray]"``)."""
+    address: str | None = None
+    """``backend: rllib`` only: the Ray cluster to join (``auto``, ``host:port``); ``null``: the
+    ``RAY_ADDRESS`` environment variable when set, else a local Ray started in-process."""
+    num_env_runners: int = 0
+    """``backend: rllib`` only: Ray actors stepping the envs, ``n_envs / num_env_runners`` each;
+    0 steps all ``n_envs`` in the training process."""
+    num_gpus_per_learner: float = 0.0
+    """``backend: rllib`` only: GPUs for RLlib's learner (0: it trains on the CPU)."""
     policy: str = "MultiInputPolicy"
     """SB3 policy name; mmagent's multimodal extractor is plugged in through policy_kwargs.
     With ``algo: ppo_lstm``, ``MultiInputPolicy`` means ``MultiInputLstmPolicy``."""
@@ -182,6 +193,10 @@ VALUE_RULES: dict[str, Range | Choices | None] = {
     "env_id": None,
     "env_kwargs": None,  # checked against the game's constructor: check_env_kwargs
     "algo": Choices(("ppo", "ppo_lstm")),
+    "backend": Choices(("sb3", "rllib")),
+    "address": None,
+    "num_env_runners": Range(0),
+    "num_gpus_per_learner": Range(0),
     "policy": Choices(
         (
             "MultiInputPolicy",

@@ -474,6 +474,13 @@ def train(
     :raises CheckpointError: on resume, when no checkpoint loads.
     :raises ConfigError: for ``checkpoint`` without ``resume``, or a config that cannot train.
     """
+    if config.backend == "rllib":  # Ray RLlib's PPO, same run directory (mmagent.rllib)
+        from mmagent.rllib import train_rllib
+
+        return train_rllib(config, run_dir, resume=resume, checkpoint=checkpoint)
+    from mmagent.rllib import check_sb3_config
+
+    check_sb3_config(config)
     started = time.perf_counter()
     earlier_seconds = 0.0
     if checkpoint is not None and not resume:

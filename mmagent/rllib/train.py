@@ -1,0 +1,319 @@
+"""Training on Ray RLlib (``backend: rllib``): RLlib's PPO with mmagent's multimodal module,
+in the same kind of run directory as the stable-baselines3 path.
+
+A run directory holds ``config.yaml`` (fully resolved), ``checkpoints/step_<N>/`` (RLlib
+algorithm checkpoints, each saved into a temporary folder then renamed, so a kill mid-save
+leaves no partial checkpoint), ``model.pt`` (the final module weights), ``best_model.pt`` (the
+weights of the best periodic evaluation, on validation seeds, its score in ``best_model.json``),
+``logs/progress.csv`` (one row per RLlib iteration), ``evaluations.csv``, ``timing.json`` and
+``eval.json`` (the final evaluation, on held-out seeds).
+
+Ray: a local Ray is started in this process (with one CPU per env runner and one for the
+driver, no dashboard) unless ``address`` (or ``RAY_ADDRESS``) names a cluster to join; a Ray
+this function did not start is left running. On a cluster, every node that runs an env runner
+needs mmagent (and the module of a ``module.path:EnvId`` game) importable.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mmagent.checkpoints import CHECKPOINT_DIR, CONFIG_FILE
+from mmagent.config import ConfigError, TrainConfig
+from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
+from mmagent.rllib.callbacks import SUCCESS_METRIC
+from mmagent.rllib.config import build_ppo_config
+from mmagent.rllib.env import register_game_creator
+from mmagent.rllib.evaluation import (
+    BEST_WEIGHTS_FILE,
+    MODEL_WEIGHTS_FILE,
+    ModuleAgent,
+    build_module,
+    save_weights,
+)
+from mmagent.rllib.module import MultimodalPPOModule
+
+if TYPE_CHECKING:
+    from ray.rllib.algorithms.algorithm import Algorithm
+
+    from mmagent.train import TrainResult
+
+PROGRESS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "timesteps": ("num_env_steps_sampled_lifetime",),
+    "iteration": ("training_iteration",),
+    "time_elapsed": ("time_total_s",),
+    "rollout/ep_rew_mean": ("env_runners", "episode_return_mean"),
+    "rollout/ep_len_mean": ("env_runners", "episode_len_mean"),
+    "rollout/success_rate": ("env_runners", SUCCESS_METRIC),
+    "train/policy_loss": ("learners", "default_policy", "policy_loss"),
+    "train/value_loss": ("learners", "default_policy", "vf_loss"),
+    "train/entropy": ("learners", "default_policy", "entropy"),
+    "train/explained_variance": ("learners", "default_policy", "vf_explained_var"),
+    "train/learning_rate": ("learners", "default_policy", "default_optimizer_learning_rate"),
+}
+"""``logs/progress.csv``'s columns (SB3's names where SB3 logs the same figure) and where each
+is in an RLlib result."""
+
+
+def _lookup(result: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = result
+    for part in path:
+        if not isinstance(value, Mapping) or part not in value:
+            return ""
+        value = value[part]
+    return value
+
+
+def sampled_timesteps(result: Mapping[str, Any]) -> int:
+    """The env steps sampled so far, from an RLlib result."""
+    value = _lookup(result, ("env_runners", "num_env_steps_sampled_lifetime"))
+    if value == "":
+        value = _lookup(result, PROGRESS_COLUMNS["timesteps"])
+    return int(value or 0)
+
+
+@contextmanager
+def ray_session(config: TrainConfig) -> Iterator[None]:
+    """Ray for the run: joined at ``config.address`` (else ``RAY_ADDRESS``), else a local one
+    started here and shut down after; a Ray already initialised in this process is used as
+    it is."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    address = config.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, include_dashboard=False)
+    else:
+        ray.init(num_cpus=config.num_env_runners + 1, include_dashboard=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def save_checkpoint(algo: Algorithm, path: Path) -> Path:
+    """Save ``algo`` to the folder ``path`` atomically: into a temporary folder beside it, then
+    renamed (an existing ``path`` is replaced only after the new one is complete)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        algo.save_to_path(str(temporary))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            temporary.rename(path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            temporary.rename(path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return path
+
+
+def checkpoint_dir(run_dir: Path, timesteps: int) -> Path:
+    """Where the RLlib checkpoint at ``timesteps`` lives in ``run_dir``."""
+    return run_dir / CHECKPOINT_DIR / f"step_{timesteps:012d}"
+
+
+class RLlibRun:
+    """One RLlib training run: the algorithm, the driver's copy of the module for evaluation,
+    and the files of the run directory."""
+
+    def __init__(
+        self, config: TrainConfig, run_dir: Path, algo: Algorithm, module: MultimodalPPOModule
+    ) -> None:
+        self.config = config
+        self.run_dir = run_dir
+        self.algo = algo
+        self.module = module
+        self.timesteps = 0
+        self.best_success = -1.0
+        self._next_eval = config.eval_freq
+        self._next_checkpoint = config.checkpoint_freq
+        self._progress_path = run_dir / "logs" / "progress.csv"
+
+    def weights(self) -> dict[str, Any]:
+        """The learner's current module weights."""
+        from ray.rllib.core import DEFAULT_MODULE_ID
+
+        return dict(self.algo.learner_group.get_weights()[DEFAULT_MODULE_ID])
+
+    def agent(self) -> ModuleAgent:
+        """The driver's module with the learner's current weights, ready to act."""
+        import torch
+
+        self.module.load_state_dict(
+            {key: torch.as_tensor(value) for key, value in self.weights().items()}
+        )
+        return ModuleAgent(self.module)
+
+    def step(self) -> None:
+        """One RLlib iteration (a rollout of ``n_steps × n_envs`` and its update), then the
+        progress row and any evaluation or checkpoint that falls due."""
+        result = self.algo.train()
+        self.timesteps = sampled_timesteps(result)
+        self._write_progress(result)
+        if self.config.progress_bar:
+            row = {name: _lookup(result, path) for name, path in PROGRESS_COLUMNS.items()}
+            print(
+                f"[{self.timesteps}/{self.config.n_timesteps} steps] return "
+                f"{_number(row['rollout/ep_rew_mean'])}, success "
+                f"{_number(row['rollout/success_rate'])}",
+                flush=True,
+            )
+        if self.config.eval_freq and self.timesteps >= self._next_eval:
+            self._next_eval = (self.timesteps // self.config.eval_freq + 1) * self.config.eval_freq
+            self._evaluate_periodically()
+        if self.config.checkpoint_freq and self.timesteps >= self._next_checkpoint:
+            self._next_checkpoint = (
+                self.timesteps // self.config.checkpoint_freq + 1
+            ) * self.config.checkpoint_freq
+            save_checkpoint(self.algo, checkpoint_dir(self.run_dir, self.timesteps))
+
+    def _write_progress(self, result: Mapping[str, Any]) -> None:
+        self._progress_path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self._progress_path.exists()
+        with self._progress_path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(PROGRESS_COLUMNS)
+            row = [_lookup(result, path) for path in PROGRESS_COLUMNS.values()]
+            row[0] = self.timesteps
+            writer.writerow(row)
+
+    def _evaluate_periodically(self) -> None:
+        from mmagent.train import BEST_SCORE_FILE, EVALUATIONS_FILE, _write_json_atomically
+
+        report = evaluate(
+            self.agent(),  # type: ignore[arg-type]
+            self.config.env_id,
+            env_kwargs=self.config.env_kwargs,
+            episodes=self.config.eval_episodes,
+            seed_base=VALIDATION_SEED_BASE,
+            deterministic=self.config.eval_deterministic,
+        )
+        path = self.run_dir / EVALUATIONS_FILE
+        new = not path.exists()
+        with path.open("a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(["timesteps", "success_rate", "mean_return", "mean_length"])
+            writer.writerow(
+                [self.timesteps, report.success_rate, report.mean_return, report.mean_length]
+            )
+        if report.success_rate > self.best_success:
+            self.best_success = report.success_rate
+            save_weights(self.module.state_dict(), self.run_dir / BEST_WEIGHTS_FILE)
+            _write_json_atomically(
+                self.run_dir / BEST_SCORE_FILE,
+                {"success_rate": report.success_rate, "timesteps": self.timesteps},
+            )
+        print(f"[{self.timesteps} steps] eval {report.summary()}", flush=True)
+
+    def final_evaluation(self) -> EvaluationReport:
+        """``final_eval_episodes`` held-out episodes with the final weights."""
+        return evaluate(
+            self.agent(),  # type: ignore[arg-type]
+            self.config.env_id,
+            env_kwargs=self.config.env_kwargs,
+            episodes=self.config.final_eval_episodes,
+            deterministic=self.config.eval_deterministic,
+        )
+
+
+def _driver_module(config: TrainConfig) -> MultimodalPPOModule:
+    """The module on the driver (for evaluation), built before Ray starts, so that
+    ``policy_kwargs`` the module refuses are a :class:`ConfigError` rather than an env runner's
+    traceback."""
+    try:
+        return build_module(config)
+    except (ValueError, TypeError, KeyError) as error:
+        source = "from policy_kwargs" if config.policy_kwargs else "for this env's observations"
+        raise ConfigError(
+            f"the RLlib module could not be built {source} (docs/extractor.md lists "
+            f"features_extractor_kwargs): {error}"
+        ) from error
+
+
+def _number(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
+
+
+def train_rllib(
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    checkpoint: str | Path | None = None,
+) -> TrainResult:
+    """Train ``config`` with RLlib's PPO (``config.backend`` is ``rllib``), evaluate, and return
+    the same :class:`~mmagent.train.TrainResult` as the stable-baselines3 path (its
+    ``model_path`` is ``model.pt``, or the last checkpoint folder when interrupted).
+
+    Ctrl-C or SIGTERM saves a checkpoint and returns (``interrupted``).
+
+    :raises ConfigError: for a key RLlib has no meaning for
+        (:func:`~mmagent.rllib.config.check_rllib_config`), for ``resume`` or ``checkpoint``
+        (not available with RLlib yet), or when Ray RLlib is not installed (with the
+        ``pip install`` hint).
+    """
+    from mmagent.train import (
+        TrainResult,
+        _record_seconds,
+        _write_json_atomically,
+        default_run_dir,
+        sigterm_as_keyboard_interrupt,
+        write_config,
+    )
+
+    started = time.perf_counter()
+    if resume or checkpoint is not None:
+        raise ConfigError(
+            "resuming a backend rllib run is not available yet; start a new run (its "
+            "checkpoints/step_*/ folders load with RLlib's Algorithm.from_checkpoint)"
+        )
+    ppo_config = build_ppo_config(config)  # checks the config and that Ray is installed
+    module = _driver_module(config)
+    run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
+    run_path.mkdir(parents=True, exist_ok=True)
+    write_config(config, run_path / CONFIG_FILE)
+    interrupted = False
+    with ray_session(config):
+        register_game_creator()
+        algo = ppo_config.build_algo()
+        try:
+            run = RLlibRun(config, run_path, algo, module)
+            with sigterm_as_keyboard_interrupt():
+                try:
+                    while run.timesteps < config.n_timesteps:
+                        run.step()
+                except KeyboardInterrupt:
+                    interrupted = True
+                    print(f"\ninterrupted at {run.timesteps} steps; saving a checkpoint")
+            final_checkpoint = checkpoint_dir(run_path, run.timesteps)
+            if not final_checkpoint.is_dir():  # not saved at this step by checkpoint_freq
+                save_checkpoint(algo, final_checkpoint)
+            if interrupted:
+                seconds = _record_seconds(run_path, time.perf_counter() - started)
+                print(f"checkpoint: {final_checkpoint}")
+                return TrainResult(run_path, final_checkpoint, run.timesteps, True, seconds, None)
+            report = run.final_evaluation()  # loads the final weights into run.module
+            model_path = save_weights(run.module.state_dict(), run_path / MODEL_WEIGHTS_FILE)
+        finally:
+            algo.stop()
+    seconds = _record_seconds(run_path, time.perf_counter() - started)
+    report_data = report.to_dict() | {"timesteps": run.timesteps, "wall_seconds": seconds}
+    _write_json_atomically(run_path / "eval.json", report_data)
+    return TrainResult(run_path, model_path, run.timesteps, False, seconds, report)
