@@ -78,7 +78,11 @@ class RecallEnv(MultimodalGame):
     into them earns nothing), so that an agent that starts out opening doors at random learns
     to walk first: at the start five of the six actions end the episode too early, and the doors
     are 5–8 walks away. It is the same for every target, so it tells nothing about the door;
-    success is told as without it.
+    success is told as without it. With ``bump_penalty`` ``b > 0``, ``-b`` for each walk into
+    the doors: without it an agent that has learned to walk for the progress reward keeps
+    walking into the doors until the time-out (that costs nothing, and opening a door is one
+    action among five it has stopped trying), and never finds the door reward. Also the same
+    for every target.
 
     ## Termination
     Opening any door ends the episode: a success if the agent is at the doors and it is the
@@ -98,6 +102,7 @@ class RecallEnv(MultimodalGame):
     :param max_steps: time limit; more than ``cue_steps + max_walk``.
     :param progress_reward: reward for each step walked towards the doors (0: only the reward
         for opening the right door).
+    :param bump_penalty: reward ``-bump_penalty`` for each walk into the doors (0: none).
     :param kwargs: passed to :class:`~envs.core.game.MultimodalGame` (image size, audio, ...).
     """
 
@@ -111,6 +116,7 @@ class RecallEnv(MultimodalGame):
         max_walk: int = 6,
         max_steps: int = 16,
         progress_reward: float = 0.0,
+        bump_penalty: float = 0.0,
         **kwargs: Any,
     ) -> None:
         self.n_doors = require_int("n_doors", n_doors, 2, 9)
@@ -118,6 +124,7 @@ class RecallEnv(MultimodalGame):
         self.min_walk = require_int("min_walk", min_walk, 1)
         self.max_walk = require_int("max_walk", max_walk, min_walk)
         self.progress_reward = require_non_negative("progress_reward", progress_reward)
+        self.bump_penalty = require_non_negative("bump_penalty", bump_penalty)
         self.max_corridor_length = cue_steps + max_walk
         if isinstance(max_steps, int) and max_steps <= self.max_corridor_length:
             raise ValueError(
@@ -173,6 +180,8 @@ class RecallEnv(MultimodalGame):
         position = state.position
         reward, terminated, success = rules.act(state, action)
         reward += self.progress_reward * (state.position - position)
+        if state.bumped:
+            reward -= self.bump_penalty
         return StepOutcome(reward=reward, terminated=terminated, success=success, ending=ending)
 
     def sounds(self) -> list[SoundEvent]:

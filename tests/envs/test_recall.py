@@ -367,6 +367,16 @@ def test_the_progress_reward_pays_each_step_walked_towards_the_doors() -> None:
     assert plain.step(rules.WALK_ACTION)[1] == 0.0
 
 
+def test_the_bump_penalty_costs_each_walk_into_the_doors() -> None:
+    env = RecallEnv(progress_reward=0.05, bump_penalty=0.1)
+    env.reset(seed=4)
+    while not env.state.at_doors:
+        assert env.step(rules.WALK_ACTION)[1] == 0.05  # walking towards them costs nothing
+    assert [env.step(rules.WALK_ACTION)[1] for _ in range(2)] == [-0.1, -0.1]
+    _, reward, _, _, info = env.step(env.state.target_door + 1)
+    assert reward == 1.0 and info["is_success"]  # opening the right door is paid as before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -376,6 +386,7 @@ def test_the_progress_reward_pays_each_step_walked_towards_the_doors() -> None:
         ({"min_walk": 4, "max_walk": 3}, "max_walk must be an int of at least 4"),
         ({"max_steps": 8}, r"max_steps must be more than cue_steps \+ max_walk \(8\)"),
         ({"progress_reward": -0.1}, "progress_reward must be finite and at least 0"),
+        ({"bump_penalty": -0.1}, "bump_penalty must be finite and at least 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:
