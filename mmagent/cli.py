@@ -103,9 +103,11 @@ def _train(args: argparse.Namespace) -> int:
     check_env_kwargs_values(config.env_id, config.env_kwargs, "the config")
     print(
         f"training {config.env_id} for {config.n_timesteps} steps on {config.n_envs} envs "
-        f"(device {config.device}, seed {config.seed}, trainer {config.trainer})"
-        if config.backend == "sb3"
-        else f"(RLlib, {config.num_env_runners} env runners, seed {config.seed})",
+        + (
+            f"(device {config.device}, seed {config.seed}, trainer {config.trainer})"
+            if config.backend == "sb3"
+            else f"(RLlib, {config.num_env_runners} env runners, seed {config.seed})"
+        ),
         flush=True,
     )
     if args.trust_model and not args.resume:
@@ -276,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         metavar="FILE",
         help="with --resume: continue from this checkpoint (a path, or a file name in "
-        "RUN_DIR/checkpoints/) instead of the newest one that loads",
+        "RUN_DIR/checkpoints/; a step_<N> folder for a --backend rllib run) instead of the "
+        "newest one that loads",
     )
     train.add_argument(
         "--trust-model",

@@ -339,12 +339,13 @@ class PeriodicEvalCallback(BaseCallback):
             )
 
 
-def recorded_best_success(run_dir: str | Path) -> float:
-    """The validation success rate of the run's ``best_model.zip``: from ``best_model.json``,
-    else the best row of ``evaluations.csv``; ``-1.0`` (any evaluation is better) when there is
-    no ``best_model.zip`` or no record of its score."""
+def recorded_best_success(run_dir: str | Path, best_file: str = BEST_MODEL_FILE) -> float:
+    """The validation success rate of the run's ``best_model.zip`` (``best_file``; an RLlib
+    run's is ``best_model.pt``): from ``best_model.json``, else the best row of
+    ``evaluations.csv``; ``-1.0`` (any evaluation is better) when there is no ``best_file`` or
+    no record of its score."""
     run_dir = Path(run_dir)
-    if not (run_dir / BEST_MODEL_FILE).is_file():
+    if not (run_dir / best_file).is_file():
         return -1.0
     try:
         recorded = json.loads((run_dir / BEST_SCORE_FILE).read_text(encoding="utf-8"))
@@ -477,6 +478,12 @@ def train(
     if config.backend == "rllib":  # Ray RLlib's PPO, same run directory (mmagent.rllib)
         from mmagent.rllib import train_rllib
 
+        if resume and not trust_model:  # RLlib restores its checkpoints with pickle
+            raise ConfigError(
+                f"resuming the RLlib run in {run_dir} restores RLlib checkpoints, which are "
+                "pickle files: loading one can run code stored in it. For a run directory you "
+                "made or trust, add --trust-model (trust_model=True)"
+            )
         return train_rllib(config, run_dir, resume=resume, checkpoint=checkpoint)
     from mmagent.rllib import check_sb3_config
 

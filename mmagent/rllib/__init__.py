@@ -7,7 +7,8 @@ Importing this package does not import Ray; :func:`train_rllib` says how to inst
 
 Modules: ``module`` (the RLModule), ``config`` (TrainConfig → PPOConfig, refused keys),
 ``env`` (the env creator), ``callbacks`` (training success rate), ``evaluation`` (acting and
-evaluating outside RLlib, weights files), ``train`` (the training loop and run directory).
+evaluating outside RLlib, weights files), ``train`` (the training loop, run directory and
+resuming), ``watching`` (the ``mmagent watch`` policy of a run).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from mmagent.rllib.config import (
 )
 
 if TYPE_CHECKING:
+    import gymnasium as gym
+
     from mmagent.config import TrainConfig
     from mmagent.evaluation import EvaluationReport
     from mmagent.train import TrainResult
+    from mmagent.watch.policies import Policy
 
 __all__ = [
     "INSTALL_HINT",
@@ -34,6 +38,7 @@ __all__ = [
     "check_sb3_config",
     "evaluate_rllib_run",
     "is_rllib_run",
+    "load_rllib_policy",
     "require_ray",
     "train_rllib",
 ]
@@ -67,3 +72,15 @@ def evaluate_rllib_run(run_dir: str | Path, **options: Any) -> EvaluationReport:
     from mmagent.rllib.evaluation import evaluate_run
 
     return evaluate_run(run_dir, **options)
+
+
+def load_rllib_policy(run_dir: str | Path, env: gym.Env, *, deterministic: bool = False) -> Policy:
+    """The ``mmagent watch`` policy of the RLlib run in ``run_dir`` (see
+    :func:`mmagent.rllib.watching.load_run_policy`).
+
+    :raises ConfigError: when Ray RLlib is not installed (naming ``pip install "mmagent[ray]"``).
+    """
+    require_ray()
+    from mmagent.rllib.watching import load_run_policy
+
+    return load_run_policy(run_dir, env, deterministic=deterministic)

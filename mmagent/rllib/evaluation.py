@@ -50,11 +50,36 @@ class ModuleAgent:
     ) -> tuple[np.ndarray, None]:
         """The action for ``observation`` (greedy when ``deterministic``, else sampled from the
         torch random state) and ``None`` for the state (the module has no memory)."""
+        action, _ = self._act(observation, deterministic)
+        return action, None
+
+    def decide(
+        self, observation: Mapping[str, Any], deterministic: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """What ``mmagent watch`` shows of one decision: the action (as :meth:`predict`), the
+        probability of every action (``Discrete`` action spaces, else ``None``) and the
+        critic's value of ``observation``."""
+        action, batch = self._act(observation, deterministic)
+        with torch.no_grad():
+            output = self.policy.forward_inference(batch)
+            value = float(self.policy.compute_values(batch).reshape(-1)[0])
+        probs = None
+        if isinstance(self.policy.action_space, gym.spaces.Discrete):
+            logits = output[Columns.ACTION_DIST_INPUTS][0]
+            probs = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        return action, probs, value
+
+    def _act(
+        self, observation: Mapping[str, Any], deterministic: bool
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """The action for one unbatched observation, and the batch of one made of it."""
         batch = {
-            key: torch.as_tensor(np.asarray(value))[None] for key, value in observation.items()
+            Columns.OBS: {
+                key: torch.as_tensor(np.asarray(value))[None] for key, value in observation.items()
+            }
         }
         with torch.no_grad():
-            output = self.policy.forward_inference({Columns.OBS: batch})
+            output = self.policy.forward_inference(batch)
             distribution = self.policy.get_inference_action_dist_cls().from_logits(
                 output[Columns.ACTION_DIST_INPUTS]
             )
@@ -64,7 +89,7 @@ class ModuleAgent:
         space = self.policy.action_space
         if isinstance(space, gym.spaces.Box):  # as the training env runners clip them
             action = np.clip(action.reshape(space.shape), space.low, space.high)
-        return action, None
+        return action, batch
 
 
 def game_spaces(config: TrainConfig) -> tuple[gym.Space, gym.Space]:

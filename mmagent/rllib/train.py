@@ -8,6 +8,14 @@ weights of the best periodic evaluation, on validation seeds, its score in ``bes
 ``logs/progress.csv`` (one row per RLlib iteration), ``evaluations.csv``, ``timing.json`` and
 ``eval.json`` (the final evaluation, on held-out seeds).
 
+Resuming (``mmagent train --resume RUN_DIR``) builds the algorithm from the (possibly
+overridden) config and restores the newest checkpoint that loads into it, naming each corrupt one
+it skips (or the one ``--checkpoint`` names): the learner's weights and optimizer state, the
+env-step counter (so a ``lin_`` learning rate continues at its place on the new budget's
+schedule), then evaluations and checkpoints go on at the same multiples and ``best_model.pt`` is
+replaced only by a better score than ``best_model.json``'s. RLlib checkpoints are pickle files:
+resume only run directories you trust.
+
 Ray: a local Ray is started in this process (with one CPU per env runner and one for the
 driver, no dashboard) unless ``address`` (or ``RAY_ADDRESS``) names a cluster to join; a Ray
 this function did not start is left running. On a cluster, every node that runs an env runner
@@ -18,7 +26,9 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -26,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmagent.checkpoints import CHECKPOINT_DIR, CONFIG_FILE
+from mmagent.checkpoints import CHECKPOINT_DIR, CONFIG_FILE, CheckpointError
 from mmagent.config import ConfigError, TrainConfig
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
 from mmagent.rllib.callbacks import SUCCESS_METRIC
@@ -43,8 +53,15 @@ from mmagent.rllib.module import MultimodalPPOModule
 
 if TYPE_CHECKING:
     from ray.rllib.algorithms.algorithm import Algorithm
+    from ray.rllib.algorithms.ppo import PPOConfig
 
     from mmagent.train import TrainResult
+
+CHECKPOINT_PATTERN = re.compile(r"step_(\d+)")
+"""The name of an RLlib checkpoint folder in ``checkpoints/`` (its env-step counter)."""
+STALE_FOLDER_PATTERN = re.compile(r"\.step_\d+\.(.+\.tmp|old)")
+"""Folders a checkpoint save killed midway leaves in ``checkpoints/`` (see
+:func:`save_checkpoint`)."""
 
 PROGRESS_COLUMNS: dict[str, tuple[str, ...]] = {
     "timesteps": ("num_env_steps_sampled_lifetime",),
@@ -92,7 +109,16 @@ def ray_session(config: TrainConfig) -> Iterator[None]:
         return
     address = config.address or os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, include_dashboard=False)
+        try:
+            ray.init(address=address, include_dashboard=False)
+        except ConnectionError as error:
+            raise ConfigError(
+                f"could not join the Ray cluster at address {address!r} ({error}); check that "
+                "`ray start --head` runs there and the port is reachable, and, when the "
+                "cluster uses token authentication (ray start --head's default in Ray 2.60), "
+                "set RAY_AUTH_MODE=token here with the head's token in ~/.ray/auth_token or "
+                "RAY_AUTH_TOKEN (docs/scaling.md)"
+            ) from error
     else:
         ray.init(num_cpus=config.num_env_runners + 1, include_dashboard=False)
     try:
@@ -127,6 +153,115 @@ def checkpoint_dir(run_dir: Path, timesteps: int) -> Path:
     return run_dir / CHECKPOINT_DIR / f"step_{timesteps:012d}"
 
 
+def list_rllib_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The ``checkpoints/step_<N>/`` folders of ``run_dir``, newest (largest ``N``) first."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    found = [
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if path.is_dir() and (match := CHECKPOINT_PATTERN.fullmatch(path.name))
+    ]
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def remove_stale_checkpoint_folders(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary and replaced folders (``.step_<N>.<random>.tmp``,
+    ``.step_<N>.old``) that checkpoint saves killed midway left, and return them. Call it only
+    when no other process is saving into ``run_dir``."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    stale = [
+        path
+        for path in sorted(folder.iterdir())
+        if path.is_dir() and STALE_FOLDER_PATTERN.fullmatch(path.name)
+    ]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return stale
+
+
+def resume_candidates(run_dir: Path, checkpoint: str | Path | None) -> list[Path]:
+    """The checkpoint folders to try, in order: the one ``checkpoint`` names (a path, or a
+    folder name in the run's ``checkpoints/``), else every one of ``run_dir``, newest first.
+
+    :raises CheckpointError: when there is nothing to resume from.
+    """
+    if checkpoint is not None:
+        chosen = Path(checkpoint)
+        in_run = run_dir / CHECKPOINT_DIR / chosen
+        path = in_run if not chosen.exists() and in_run.is_dir() else chosen
+        if not path.is_dir():
+            raise CheckpointError(
+                f"--checkpoint {checkpoint}: no RLlib checkpoint folder there (nor in "
+                f"{run_dir / CHECKPOINT_DIR}); name one of its step_<N> folders"
+            )
+        return [path]
+    candidates = list_rllib_checkpoints(run_dir)
+    if not candidates:
+        raise CheckpointError(
+            f"nothing to resume in {run_dir}: no {run_dir / CHECKPOINT_DIR}/step_*/ folder"
+        )
+    return candidates
+
+
+def restore_algorithm(
+    ppo_config: PPOConfig, candidates: list[Path], *, chosen: bool
+) -> tuple[Path, Algorithm]:
+    """An algorithm built from ``ppo_config`` with the state of the first of ``candidates``
+    that restores; each that does not is named and skipped (an error when ``chosen``: the user
+    named it). A half-restored algorithm is never reused: it is stopped and built again.
+
+    :raises CheckpointError: when none restores.
+    """
+    skipped = []
+    for candidate in candidates:
+        algo = ppo_config.build_algo()
+        try:
+            if not (candidate / "rllib_checkpoint.json").is_file():
+                raise CheckpointError("it has no rllib_checkpoint.json (an incomplete save)")
+            algo.restore_from_path(str(candidate.resolve()))
+        except Exception as error:
+            algo.stop()
+            if chosen:
+                raise CheckpointError(
+                    f"{candidate} is corrupt or not a checkpoint of this run's config "
+                    f"({type(error).__name__}: {error}); name another with --checkpoint, or drop "
+                    "--checkpoint to resume from the newest that loads"
+                ) from error
+            print(f"skipping corrupt checkpoint {candidate}: {error}", file=sys.stderr, flush=True)
+            skipped.append(candidate.name)
+            continue
+        return candidate, algo
+    raise CheckpointError(
+        f"nothing to resume in {candidates[0].parent.parent}: every checkpoint is corrupt "
+        f"({', '.join(skipped)}); retrain, or restore a checkpoint and pass it with --checkpoint"
+    )
+
+
+def _set_scheduled_learning_rate(learner: Any, timesteps: int) -> None:
+    for optimizer, schedule in learner._optimizer_lr_schedules.items():
+        learner._set_optimizer_lr(optimizer, lr=schedule.update(timestep=timesteps))
+
+
+def continue_learning_rate(algo: Algorithm, timesteps: int) -> None:
+    """Set the learner's learning rate to this config's schedule at ``timesteps``.
+
+    RLlib sets the rate an update uses after the update before it, and a checkpoint keeps it in
+    the optimizer state: a run resumed with a larger ``n_timesteps`` would otherwise take its
+    first update at the old schedule's rate (0 at the end of a ``lin_`` schedule)."""
+    algo.learner_group.foreach_learner(_set_scheduled_learning_rate, timesteps=timesteps)
+
+
+def restored_timesteps(algo: Algorithm) -> int:
+    """The env steps sampled so far by a restored algorithm (its lifetime counter)."""
+    from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+
+    return int(algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
+
+
 class RLlibRun:
     """One RLlib training run: the algorithm, the driver's copy of the module for evaluation,
     and the files of the run directory."""
@@ -142,7 +277,22 @@ class RLlibRun:
         self.best_success = -1.0
         self._next_eval = config.eval_freq
         self._next_checkpoint = config.checkpoint_freq
+        self.last_checkpoint: Path | None = None
+        """The checkpoint this run saved last (a resumed run may find older runs' folders)."""
         self._progress_path = run_dir / "logs" / "progress.csv"
+
+    def continue_from(self, timesteps: int, best_success: float) -> None:
+        """Go on from a restored checkpoint at ``timesteps``: the next evaluation and checkpoint
+        at the first multiples of their frequencies after it, ``best_model.pt`` replaced only
+        by a success rate above ``best_success``."""
+        self.timesteps = timesteps
+        self.best_success = best_success
+        if self.config.eval_freq:
+            self._next_eval = (timesteps // self.config.eval_freq + 1) * self.config.eval_freq
+        if self.config.checkpoint_freq:
+            self._next_checkpoint = (
+                timesteps // self.config.checkpoint_freq + 1
+            ) * self.config.checkpoint_freq
 
     def weights(self) -> dict[str, Any]:
         """The learner's current module weights."""
@@ -180,7 +330,9 @@ class RLlibRun:
             self._next_checkpoint = (
                 self.timesteps // self.config.checkpoint_freq + 1
             ) * self.config.checkpoint_freq
-            save_checkpoint(self.algo, checkpoint_dir(self.run_dir, self.timesteps))
+            self.last_checkpoint = save_checkpoint(
+                self.algo, checkpoint_dir(self.run_dir, self.timesteps)
+            )
 
     def _write_progress(self, result: Mapping[str, Any]) -> None:
         self._progress_path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,6 +399,23 @@ def _driver_module(config: TrainConfig) -> MultimodalPPOModule:
         ) from error
 
 
+def _note_later_checkpoints(run_dir: Path, timesteps: int, *, chosen: bool) -> None:
+    """Say so when a chosen checkpoint leaves later ones in the run (a later ``--resume``
+    without ``--checkpoint`` picks the newest)."""
+    later = [
+        path.name
+        for path in list_rllib_checkpoints(run_dir)
+        if int(path.name.removeprefix("step_")) > timesteps
+    ]
+    if chosen and later:
+        print(
+            f"note: {run_dir / CHECKPOINT_DIR} holds {len(later)} later checkpoint(s) "
+            f"({later[0]} the newest); a later --resume without --checkpoint picks the newest, "
+            "whichever run wrote it",
+            flush=True,
+        )
+
+
 def _number(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "n/a"
 
@@ -262,39 +431,65 @@ def train_rllib(
     the same :class:`~mmagent.train.TrainResult` as the stable-baselines3 path (its
     ``model_path`` is ``model.pt``, or the last checkpoint folder when interrupted).
 
+    With ``resume``, training continues in ``run_dir`` from its newest checkpoint that restores
+    (or ``checkpoint``: a ``step_<N>`` folder name or path) up to ``config.n_timesteps`` in all
+    (see the module docstring).
+
     Ctrl-C or SIGTERM saves a checkpoint and returns (``interrupted``).
 
     :raises ConfigError: for a key RLlib has no meaning for
-        (:func:`~mmagent.rllib.config.check_rllib_config`), for ``resume`` or ``checkpoint``
-        (not available with RLlib yet), or when Ray RLlib is not installed (with the
-        ``pip install`` hint).
+        (:func:`~mmagent.rllib.config.check_rllib_config`), for ``checkpoint`` without
+        ``resume``, or when Ray RLlib is not installed (with the ``pip install`` hint).
+    :raises CheckpointError: on resume, when no checkpoint restores.
     """
     from mmagent.train import (
         TrainResult,
         _record_seconds,
+        _recorded_seconds,
         _write_json_atomically,
         default_run_dir,
+        recorded_best_success,
+        resume_command,
         sigterm_as_keyboard_interrupt,
         write_config,
     )
 
     started = time.perf_counter()
-    if resume or checkpoint is not None:
+    earlier_seconds = 0.0
+    if checkpoint is not None and not resume:
         raise ConfigError(
-            "resuming a backend rllib run is not available yet; start a new run (its "
-            "checkpoints/step_*/ folders load with RLlib's Algorithm.from_checkpoint)"
+            f"checkpoint {str(checkpoint)!r} names where to resume from; resume a run with it "
+            "(mmagent train --resume RUN_DIR --checkpoint step_<N>) or drop it"
         )
     ppo_config = build_ppo_config(config)  # checks the config and that Ray is installed
     module = _driver_module(config)
     run_path = Path(run_dir) if run_dir is not None else default_run_dir(config.env_id)
-    run_path.mkdir(parents=True, exist_ok=True)
-    write_config(config, run_path / CONFIG_FILE)
+    candidates: list[Path] = []
+    if resume:
+        for path in remove_stale_checkpoint_folders(run_path):
+            print(f"removed {path}, left by a checkpoint save that was killed", flush=True)
+        candidates = resume_candidates(run_path, checkpoint)
+        earlier_seconds = _recorded_seconds(run_path)
     interrupted = False
     with ray_session(config):
         register_game_creator()
-        algo = ppo_config.build_algo()
+        if resume:
+            loaded_from, algo = restore_algorithm(
+                ppo_config, candidates, chosen=checkpoint is not None
+            )
+        else:
+            algo = ppo_config.build_algo()
         try:
             run = RLlibRun(config, run_path, algo, module)
+            if resume:
+                run.continue_from(
+                    restored_timesteps(algo), recorded_best_success(run_path, BEST_WEIGHTS_FILE)
+                )
+                continue_learning_rate(algo, run.timesteps)
+                print(f"resuming {run_path} from {loaded_from.name} at {run.timesteps} steps")
+                _note_later_checkpoints(run_path, run.timesteps, chosen=checkpoint is not None)
+            run_path.mkdir(parents=True, exist_ok=True)
+            write_config(config, run_path / CONFIG_FILE)
             with sigterm_as_keyboard_interrupt():
                 try:
                     while run.timesteps < config.n_timesteps:
@@ -303,17 +498,17 @@ def train_rllib(
                     interrupted = True
                     print(f"\ninterrupted at {run.timesteps} steps; saving a checkpoint")
             final_checkpoint = checkpoint_dir(run_path, run.timesteps)
-            if not final_checkpoint.is_dir():  # not saved at this step by checkpoint_freq
+            if run.last_checkpoint != final_checkpoint:  # not saved at this step already
                 save_checkpoint(algo, final_checkpoint)
             if interrupted:
-                seconds = _record_seconds(run_path, time.perf_counter() - started)
-                print(f"checkpoint: {final_checkpoint}")
+                seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
+                print(f"checkpoint: {final_checkpoint}\nresume with: {resume_command(run_path)}")
                 return TrainResult(run_path, final_checkpoint, run.timesteps, True, seconds, None)
             report = run.final_evaluation()  # loads the final weights into run.module
             model_path = save_weights(run.module.state_dict(), run_path / MODEL_WEIGHTS_FILE)
         finally:
             algo.stop()
-    seconds = _record_seconds(run_path, time.perf_counter() - started)
+    seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
     report_data = report.to_dict() | {"timesteps": run.timesteps, "wall_seconds": seconds}
     _write_json_atomically(run_path / "eval.json", report_data)
     return TrainResult(run_path, model_path, run.timesteps, False, seconds, report)

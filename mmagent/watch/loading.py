@@ -23,7 +23,7 @@ from mmagent.checkpoints import resolve_model_path as find_model_file
 if TYPE_CHECKING:
     import gymnasium as gym
 
-    from mmagent.watch.policies import ModelPolicy
+    from mmagent.watch.policies import ModelPolicy, Policy
 
 
 __all__ = [
@@ -45,8 +45,11 @@ def load_policy(
     deterministic: bool = False,
     env_id: str | None = None,
     trust_model: bool = False,
-) -> ModelPolicy:
+) -> ModelPolicy | Policy:
     """Load the PPO model at ``path`` (a ``.zip`` or a run directory) to act in ``env``.
+
+    A run directory trained with ``--backend rllib`` gives its module (``model.pt``, read as
+    plain tensors; see :func:`mmagent.rllib.load_rllib_policy`).
 
     Nothing in the file is unpickled unless ``trust_model`` (see :func:`mmagent.checkpoints.
     load_model`): the model takes ``env``'s spaces, checked against those it was trained on.
@@ -62,8 +65,13 @@ def load_policy(
         ``trust_model``) could only be loaded by unpickling it.
     """
     from mmagent.checkpoints import load_model
+    from mmagent.rllib import is_rllib_run
     from mmagent.watch.policies import ModelPolicy, check_model_fits_env
 
+    if is_rllib_run(path):
+        from mmagent.rllib import load_rllib_policy
+
+        return load_rllib_policy(path, env, deterministic=deterministic)
     model_file = find_model_file(path)
     name = env_id or (env.spec.id if env.spec is not None else type(env.unwrapped).__name__)
     model = load_model(

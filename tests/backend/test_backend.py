@@ -4,6 +4,7 @@ refused with ``backend: sb3``. (tests/rllib holds the tests that need Ray.)"""
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,26 @@ def test_backend_flags_reach_the_config() -> None:
 def test_unknown_backend_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"'backend' .* must be one of sb3, rllib"):
         resolve_config(None, None, ["backend=ray"])
+
+
+def _rllib_run_dir(tmp_path: Path) -> Path:
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints" / "step_000000000128").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("env_id: mmagent/CueMatch-v0\nbackend: rllib\n")
+    (run_dir / "model.pt").write_bytes(b"weights")
+    return run_dir
+
+
+@pytest.mark.skipif(RAY_INSTALLED, reason="Ray is installed: tests/rllib resumes and watches")
+@pytest.mark.parametrize("command", ["watch", "resume"])
+def test_an_rllib_run_without_ray_names_the_install(tmp_path, capsys, command) -> None:
+    run_dir = _rllib_run_dir(tmp_path)
+    if command == "watch":
+        arguments = ["watch", str(run_dir), "--record", str(tmp_path / "out.mp4")]
+    else:
+        arguments = ["train", "--resume", str(run_dir), "--total-timesteps", "256", "--trust-model"]
+    assert main(arguments) == 2
+    error = capsys.readouterr().err
+    assert "backend rllib needs Ray RLlib" in error and 'pip install "mmagent[ray]"' in error
+    assert not (tmp_path / "out.mp4").exists()
+    assert (run_dir / "config.yaml").read_text().endswith("backend: rllib\n")  # not rewritten
