@@ -629,6 +629,7 @@ def resolve_config(
     given_flags = {key: value for key, value in (flags or {}).items() if value is not None}
     config = TrainConfig(env_id=chosen_id)
     trainer_given = False
+    user_policy_kwargs: set[str] = set()  # policy_kwargs keys a layer above the shipped one set
     for values, source in (
         (packaged_config(chosen_id), f"the shipped {chosen_id} config"),
         (user_file, f"config file {config_file}"),
@@ -637,12 +638,15 @@ def resolve_config(
     ):
         config = apply_overrides(config, values, source)
         trainer_given = trainer_given or "trainer" in values
+        if not source.startswith("the shipped") and isinstance(values.get("policy_kwargs"), dict):
+            user_policy_kwargs |= set(values["policy_kwargs"])
         env_kwargs = values.get("env_kwargs")
         if isinstance(env_kwargs, Mapping):
             check_env_kwargs(chosen_id, env_kwargs, source)
     config.env_id = chosen_id
-    from mmagent.recurrent import resolve_algorithm
+    from mmagent.recurrent import drop_shipped_lstm_options, resolve_algorithm
 
+    config = drop_shipped_lstm_options(config, user_policy_kwargs)
     return resolve_algorithm(config, trainer_given)
 
 

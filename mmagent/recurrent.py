@@ -89,6 +89,25 @@ def recurrent_trainer_options(config: TrainConfig) -> dict[str, Any]:
     return {}
 
 
+def drop_shipped_lstm_options(config: TrainConfig, user_keys: set[str]) -> TrainConfig:
+    """``config`` without the LSTM ``policy_kwargs`` that only a game's shipped config set, when
+    ``algo`` is not recurrent (``mmagent train mmagent/Recall-v0 --algo ppo``: the memoryless
+    baseline on the shipped settings), with a one-line note on stderr; ``user_keys`` are the
+    ``policy_kwargs`` keys a config file, ``--set`` or a flag set (those stay, and
+    :func:`resolve_algorithm` refuses them)."""
+    shipped = sorted((set(config.policy_kwargs) & set(LSTM_POLICY_KWARGS)) - user_keys)
+    if is_recurrent_config(config) or not shipped:
+        return config
+    print(
+        f"note: algo {config.algo} has no LSTM: the shipped config's {', '.join(shipped)} "
+        "do not apply",
+        file=sys.stderr,
+        flush=True,
+    )
+    kept = {key: value for key, value in config.policy_kwargs.items() if key not in shipped}
+    return dataclasses.replace(config, policy_kwargs=kept)
+
+
 def resolve_algorithm(
     config: TrainConfig, trainer_given: bool = False, source: str = "the config"
 ) -> TrainConfig:

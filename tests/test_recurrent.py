@@ -139,6 +139,22 @@ def test_an_explicit_fast_trainer_is_replaced_with_a_note(capsys) -> None:
     assert capsys.readouterr().err == "", "no note when the trainer was left to its default"
 
 
+def test_algo_ppo_drops_only_the_shipped_configs_lstm_options(capsys) -> None:
+    recurrent = resolve_config("mmagent/Recall-v0")  # its shipped config is recurrent
+    assert recurrent.algo == "ppo_lstm" and recurrent.policy_kwargs["lstm_hidden_size"] == 128
+    memoryless = resolve_config("mmagent/Recall-v0", flags={"algo": "ppo"})
+    assert memoryless.policy == "MultiInputPolicy"
+    assert "lstm_hidden_size" not in memoryless.policy_kwargs
+    assert memoryless.policy_kwargs["net_arch"] == recurrent.policy_kwargs["net_arch"]
+    assert "the shipped config's lstm_hidden_size do not apply" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"\['lstm_hidden_size'\] in the config configure an"):
+        resolve_config(
+            "mmagent/Recall-v0",
+            assignments=["policy_kwargs.lstm_hidden_size=64"],
+            flags={"algo": "ppo"},
+        )
+
+
 def test_cli_offers_algo_choices() -> None:
     args = build_parser().parse_args(["train", "--algo", "ppo_lstm"])
     assert args.algo == "ppo_lstm"
