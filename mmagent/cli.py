@@ -13,8 +13,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envs import GAME_IDS
+
+if TYPE_CHECKING:
+    from mmagent.evaluation import EvaluationReport
 
 TRUST_MODEL_HELP = (
     "load the model with stable-baselines3's own loader, which unpickles objects stored in "
@@ -136,7 +140,6 @@ def _eval(args: argparse.Namespace) -> int:
         read_run_config,
         resolve_env_id,
         resolve_model_path,
-        write_atomically,
     )
     from mmagent.config import ConfigError
     from mmagent.evaluation import evaluate
@@ -172,17 +175,23 @@ def _eval(args: argparse.Namespace) -> int:
         deterministic=deterministic,
         ablate=args.ablate or (),
     )
+    return _report_evaluation(report, args.json)
+
+
+def _report_evaluation(report: EvaluationReport, json_path: str | None) -> int:
+    """Print ``report``'s summary and, with ``--json``, write it atomically; exit code 0."""
+    from mmagent.checkpoints import write_atomically
+
     print(report.summary())
-    if args.json:
+    if json_path:
         encoded = json.dumps(report.to_dict(), indent=2).encode("utf-8")
-        write_atomically(args.json, lambda handle: handle.write(encoded))
-        print(f"written: {args.json}")
+        write_atomically(json_path, lambda handle: handle.write(encoded))
+        print(f"written: {json_path}")
     return 0
 
 
 def _eval_rllib_run(args: argparse.Namespace) -> int:
     """``mmagent eval`` of a run directory trained with ``--backend rllib``."""
-    from mmagent.checkpoints import write_atomically
     from mmagent.config import ConfigError
     from mmagent.rllib import evaluate_rllib_run
 
@@ -202,12 +211,7 @@ def _eval_rllib_run(args: argparse.Namespace) -> int:
         deterministic=args.deterministic,
         ablate=tuple(args.ablate or ()),
     )
-    print(report.summary())
-    if args.json:
-        encoded = json.dumps(report.to_dict(), indent=2).encode("utf-8")
-        write_atomically(args.json, lambda handle: handle.write(encoded))
-        print(f"written: {args.json}")
-    return 0
+    return _report_evaluation(report, args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
