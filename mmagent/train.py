@@ -277,6 +277,17 @@ def _new_model(config: TrainConfig, env: VecEnv, options: dict[str, Any]) -> PPO
     )
 
 
+def append_evaluation_row(run_dir: Path, timesteps: int, report: EvaluationReport) -> None:
+    """Add one periodic evaluation to the run's ``evaluations.csv`` (its header first)."""
+    path = run_dir / EVALUATIONS_FILE
+    new = not path.exists()
+    with path.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["timesteps", "success_rate", "mean_return", "mean_length"])
+        writer.writerow([timesteps, report.success_rate, report.mean_return, report.mean_length])
+
+
 class PeriodicEvalCallback(BaseCallback):
     """Every ``eval_freq`` env steps: evaluate on validation seeds, log ``eval/success_rate``,
     append to ``evaluations.csv`` and keep the best model as ``best_model.zip`` (atomically,
@@ -316,7 +327,7 @@ class PeriodicEvalCallback(BaseCallback):
             self.logger.record("eval/success_rate", report.success_rate)
             self.logger.record("eval/mean_reward", report.mean_return)
             self.logger.record("eval/mean_ep_length", report.mean_length)
-            self._append_row(report)
+            append_evaluation_row(self.run_dir, self.num_timesteps, report)
             if report.success_rate > self.best_success:
                 self.best_success = report.success_rate
                 save_atomically(self.model, self.run_dir / BEST_MODEL_FILE)
@@ -326,17 +337,6 @@ class PeriodicEvalCallback(BaseCallback):
                 )
             print(f"[{self.num_timesteps} steps] eval {report.summary()}", flush=True)
         return True
-
-    def _append_row(self, report: EvaluationReport) -> None:
-        path = self.run_dir / EVALUATIONS_FILE
-        new = not path.exists()
-        with path.open("a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["timesteps", "success_rate", "mean_return", "mean_length"])
-            writer.writerow(
-                [self.num_timesteps, report.success_rate, report.mean_return, report.mean_length]
-            )
 
 
 def recorded_best_success(run_dir: str | Path, best_file: str = BEST_MODEL_FILE) -> float:

@@ -346,7 +346,11 @@ class RLlibRun:
             writer.writerow(row)
 
     def _evaluate_periodically(self) -> None:
-        from mmagent.train import BEST_SCORE_FILE, EVALUATIONS_FILE, _write_json_atomically
+        from mmagent.train import (
+            BEST_SCORE_FILE,
+            _write_json_atomically,
+            append_evaluation_row,
+        )
 
         report = evaluate(
             self.agent(),  # type: ignore[arg-type]
@@ -356,15 +360,7 @@ class RLlibRun:
             seed_base=VALIDATION_SEED_BASE,
             deterministic=self.config.eval_deterministic,
         )
-        path = self.run_dir / EVALUATIONS_FILE
-        new = not path.exists()
-        with path.open("a", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            if new:
-                writer.writerow(["timesteps", "success_rate", "mean_return", "mean_length"])
-            writer.writerow(
-                [self.timesteps, report.success_rate, report.mean_return, report.mean_length]
-            )
+        append_evaluation_row(self.run_dir, self.timesteps, report)
         if report.success_rate > self.best_success:
             self.best_success = report.success_rate
             save_weights(self.module.state_dict(), self.run_dir / BEST_WEIGHTS_FILE)
