@@ -630,15 +630,17 @@ def resolve_config(
     config = TrainConfig(env_id=chosen_id)
     trainer_given = False
     user_policy_kwargs: set[str] = set()  # policy_kwargs keys a layer above the shipped one set
-    for values, source in (
-        (packaged_config(chosen_id), f"the shipped {chosen_id} config"),
-        (user_file, f"config file {config_file}"),
-        (set_values, "--set"),
-        (given_flags, "the command line"),
+    for layer, (values, source) in enumerate(
+        (
+            (packaged_config(chosen_id), f"the shipped {chosen_id} config"),
+            (user_file, f"config file {config_file}"),
+            (set_values, "--set"),
+            (given_flags, "the command line"),
+        )
     ):
         config = apply_overrides(config, values, source)
         trainer_given = trainer_given or "trainer" in values
-        if not source.startswith("the shipped") and isinstance(values.get("policy_kwargs"), dict):
+        if layer > 0 and isinstance(values.get("policy_kwargs"), dict):
             user_policy_kwargs |= set(values["policy_kwargs"])
         env_kwargs = values.get("env_kwargs")
         if isinstance(env_kwargs, Mapping):

@@ -29,15 +29,8 @@ from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
 from mmagent.extractors import MultimodalExtractor
+from mmagent.train import ACTIVATIONS  # the activation_fn names, as for SB3
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "gelu": nn.GELU,
-    "elu": nn.ELU,
-    "silu": nn.SiLU,
-}
-"""The ``activation_fn`` names the heads take (the names ``mmagent.train`` resolves for SB3)."""
 DEFAULT_NET_ARCH: dict[str, list[int]] = {"pi": [64, 64], "vf": [64, 64]}
 """SB3's default heads with a features extractor other than NatureCNN."""
 MODEL_CONFIG_KEYS = (
