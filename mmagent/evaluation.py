@@ -119,6 +119,38 @@ def format_endings(endings: dict[str, int]) -> str:
     return ", ".join(f"{ending} {count}" for ending, count in endings.items())
 
 
+def check_observation_shapes(
+    model: BaseAlgorithm, env: Any, env_id: str, env_kwargs: dict[str, Any] | None
+) -> None:
+    """Raise ``ValueError`` naming the keys whose shapes differ between the observations
+    ``model`` was trained on and those of ``env`` (an image may be channels-last in the env and
+    channels-first in the model, as SB3 transposes it), and the fix: the ``env_kwargs`` it was
+    trained with."""
+    from gymnasium import spaces
+
+    # anything with predict() evaluates (a scripted policy has no space to compare)
+    trained, given = getattr(model, "observation_space", None), env.observation_space
+    if not (isinstance(trained, spaces.Dict) and isinstance(given, spaces.Dict)):
+        return
+    differences = []
+    for key, space in trained.spaces.items():
+        other = given.spaces.get(key)
+        if other is None:
+            differences.append(f"{key!r}: {space.shape} trained, missing here")
+            continue
+        shape, here = tuple(space.shape or ()), tuple(other.shape or ())
+        transposed = (here[2], here[0], here[1]) if len(here) == 3 else here
+        if shape not in (here, transposed):
+            differences.append(f"{key!r}: {shape} trained, {here} here")
+    if differences:
+        raise ValueError(
+            f"the model was trained on other observations than {env_id} with "
+            f"env_kwargs={dict(env_kwargs or {})} gives ({'; '.join(differences)}); evaluate "
+            "it with the env_kwargs it was trained with (a run's config.yaml holds them: "
+            "mmagent eval RUN_DIR reads them)"
+        )
+
+
 def evaluate(
     model: BaseAlgorithm,
     env_id: str,
@@ -139,7 +171,8 @@ def evaluate(
         state is put back afterwards).
     :param ablate: modalities (observation keys or kinds such as ``"audio"``) the model's
         multimodal extractor masks for this evaluation: their input is not read at all.
-    :raises ValueError: for ``episodes`` below 1 or a ``seed_base`` below 0.
+    :raises ValueError: for ``episodes`` below 1, a ``seed_base`` below 0, or observations
+        of other shapes than the model was trained on (:func:`check_observation_shapes`).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be 1 or more, got {episodes!r}")
@@ -149,6 +182,11 @@ def evaluate(
     from mmagent.plugins import make_env
 
     env = make_env(env_id, **(env_kwargs or {}))
+    try:
+        check_observation_shapes(model, env, env_id, env_kwargs)
+    except ValueError:
+        env.close()
+        raise
     masks = ExitStack()
     if not deterministic:
         device = model.device

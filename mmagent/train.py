@@ -14,6 +14,7 @@ resumed parts) and ``eval.json`` (the final evaluation, on held-out seeds).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import importlib
 import json
@@ -143,6 +144,42 @@ def build_policy_kwargs(config: TrainConfig) -> dict[str, Any]:
     return kwargs
 
 
+def with_extractor_sample_rate(config: TrainConfig) -> TrainConfig:
+    """``config`` with its game's audio sample rate as the multimodal extractor's
+    ``sample_rate``, so that the ``logmel`` front end sizes its window and mel filters for the
+    sound the game makes (``env_kwargs.sample_rate: 4000`` heard as 4 kHz, not as the
+    extractor's 16 kHz default).
+
+    Unchanged when ``features_extractor_kwargs`` names a ``sample_rate``, the policy uses
+    another features extractor, or the game declares no rate (see
+    :func:`mmagent.watch.rollout.env_sample_rate`). One env is made to ask it.
+    """
+    policy_kwargs = dict(config.policy_kwargs)
+    extractor = policy_kwargs.get("features_extractor_class", MultimodalExtractor)
+    if isinstance(extractor, str):
+        extractor = _import_object(extractor)
+    extractor_kwargs = dict(policy_kwargs.get("features_extractor_kwargs") or {})
+    if "sample_rate" in extractor_kwargs or not (
+        isinstance(extractor, type) and issubclass(extractor, MultimodalExtractor)
+    ):
+        return config
+    from mmagent.watch.rollout import env_sample_rate
+
+    try:
+        game = make_game(config.env_id, **config.env_kwargs)
+    except GameRegistrationError as error:
+        raise ConfigError(str(error)) from error
+    try:
+        sample_rate = env_sample_rate(game)
+    finally:
+        game.close()
+    if sample_rate is None:
+        return config
+    extractor_kwargs["sample_rate"] = sample_rate
+    policy_kwargs["features_extractor_kwargs"] = extractor_kwargs
+    return dataclasses.replace(config, policy_kwargs=policy_kwargs)
+
+
 def make_env(config: TrainConfig) -> VecEnv:
     """The training vec env: ``n_envs`` games, env ``i`` seeded with ``seed + i``.
 
@@ -220,8 +257,13 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
     """A fresh PPO model for ``config`` on ``env``, of the class ``config.trainer`` names.
 
     A ``batch_size`` larger than the rollout trains on the whole rollout as one minibatch, with
-    a warning (:func:`minibatch_size`), as stable-baselines3 would.
+    a warning (:func:`minibatch_size`), as stable-baselines3 would. The extractor hears the
+    game's sample rate unless the config names one (:func:`with_extractor_sample_rate`).
     """
+    # the policy builds its features extractor from the env's spaces and policy_kwargs: a
+    # config error (named fix, no traceback) whether or not the config set policy_kwargs
+    source = "from policy_kwargs" if config.policy_kwargs else "for this env's observations"
+    config = with_extractor_sample_rate(config)
     warn_about_batch_size(config)
     options = trainer_options(config)
     require_device(config.device)
@@ -230,9 +272,6 @@ def build_model(config: TrainConfig, env: VecEnv) -> PPO:
     except (ValueError, TypeError, KeyError) as error:
         if isinstance(error, ConfigError):
             raise
-        # the policy builds its features extractor from the env's spaces and policy_kwargs:
-        # a config error (named fix, no traceback) whether or not policy_kwargs was set
-        source = "from policy_kwargs" if config.policy_kwargs else "for this env's observations"
         raise ConfigError(
             f"the policy could not be built {source} (docs/extractor.md lists "
             f"features_extractor_kwargs): {error}"
@@ -475,6 +514,8 @@ def train(
     :raises CheckpointError: on resume, when no checkpoint loads.
     :raises ConfigError: for ``checkpoint`` without ``resume``, or a config that cannot train.
     """
+    if not resume:  # a resumed run keeps the front end it was trained with (its config.yaml)
+        config = with_extractor_sample_rate(config)
     if config.backend == "rllib":  # Ray RLlib's PPO, same run directory (mmagent.rllib)
         from mmagent.rllib import train_rllib
 

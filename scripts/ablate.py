@@ -40,7 +40,7 @@ from mmagent.checkpoints import (
 from mmagent.config import TrainConfig, config_to_dict, resolve_config
 from mmagent.evaluation import format_endings
 from mmagent.extractors import FUSION_NAMES
-from mmagent.train import final_evaluation, resume_config, train
+from mmagent.train import final_evaluation, resume_config, train, with_extractor_sample_rate
 
 MODALITIES = ("image", "text", "audio")
 FUSED_TARGET = 0.95
@@ -97,7 +97,8 @@ def run_variant(
     run_name = name if overrides else "fused"
     run_dir = Path(args.runs) / game.rsplit("/", 1)[-1] / run_name / f"seed{seed}"
     flags = {"seed": seed, "n_timesteps": args.timesteps, "progress_bar": False}
-    config = resolve_config(game, None, [*args.set, *overrides], flags)
+    # as train() will record it: with the game's audio rate for the extractor
+    config = with_extractor_sample_rate(resolve_config(game, None, [*args.set, *overrides], flags))
     if args.force and run_dir.exists():
         shutil.rmtree(run_dir)
     finished = (run_dir / "eval.json").is_file()
@@ -291,7 +292,8 @@ def summary_row(data: dict) -> str:
 
 
 def write_results_page(results_dir: Path, page: Path) -> None:
-    """Rebuild the results page from every ``<results_dir>/*.json``, then list the games that
+    """Rebuild the results page from every ``<results_dir>/*.json`` this script wrote (those
+    with ``variants``; other scripts keep their figures there too), then list the games that
     have only a ``*.notes.md`` as not measured yet."""
     lines = [
         "# Results",
@@ -305,10 +307,11 @@ def write_results_page(results_dir: Path, page: Path) -> None:
         '100 episodes ended (the game\'s `info["ending"]`).',
         "",
     ]
-    datasets = [
+    loaded = [
         (path, json.loads(path.read_text(encoding="utf-8")))
         for path in sorted(results_dir.glob("*.json"))
     ]
+    datasets = [(path, data) for path, data in loaded if "variants" in data]
     lines += [
         "## Summary",
         "",

@@ -34,7 +34,7 @@ from mmagent.evaluation import (
     wilson_interval,
 )
 from mmagent.extractors import multimodal_extractors
-from mmagent.train import resume_config, train
+from mmagent.train import resume_config, train, with_extractor_sample_rate
 
 TINY = [
     "--n-envs", "2",
@@ -48,6 +48,21 @@ TINY = [
     "--set", "final_eval_episodes=5",
     "--set", "checkpoint_freq=256",
 ]  # fmt: skip
+
+
+CUE_MATCH = "mmagent/CueMatch-v0"
+SHIPPED_KWARGS = resolve_config(CUE_MATCH).env_kwargs
+"""The shipped config's frames and sound (16 pixels, 4 kHz), which its models are trained on."""
+
+
+def test_evaluating_on_other_observations_names_the_keys_and_the_fix(trained_run: Path) -> None:
+    model = load_model(trained_run / "model.zip", device="cpu")
+    with pytest.raises(ValueError) as caught:
+        evaluate(model, CUE_MATCH, episodes=1)  # the game's defaults: 64 pixels, 16 kHz
+    message = str(caught.value)
+    assert "'image': (3, 16, 16) trained, (64, 64, 3) here" in message
+    assert "'audio': (2, 400) trained, (2, 1600) here" in message
+    assert "env_kwargs it was trained with" in message
 
 
 def _adam_steps(model) -> int:
@@ -82,6 +97,39 @@ def test_train_writes_a_complete_run_dir(trained_run: Path) -> None:
     assert report["episodes"] == 5 and report["timesteps"] == 512
     assert report["seeds"][0] >= 1_000_000  # held out from the training seeds
     assert set(report["by_instruction_kind"]) <= {"light", "sound"}
+
+
+def test_the_extractor_hears_the_game_at_its_own_sample_rate(trained_run: Path) -> None:
+    # CueMatch's shipped config plays its sound at 4 kHz: the log-mel front end is sized for
+    # 4 kHz (a 25 ms window is 100 samples), not for the extractor's 16 kHz default (400)
+    config = yaml.safe_load((trained_run / "config.yaml").read_text())
+    assert config["env_kwargs"]["sample_rate"] == 4000
+    assert config["policy_kwargs"]["features_extractor_kwargs"]["sample_rate"] == 4000
+    model = load_model(trained_run / "model.zip", device="cpu")
+    front_end = model.policy.features_extractor.encoders["audio"].front_end
+    assert front_end.n_fft == 100
+
+
+def test_a_sample_rate_the_config_names_is_kept() -> None:
+    config = resolve_config(
+        "mmagent/CueMatch-v0",
+        assignments=["policy_kwargs.features_extractor_kwargs.sample_rate=16000"],
+    )
+    assert with_extractor_sample_rate(config) == config
+    # another features extractor: nothing to tell it
+    other = resolve_config(
+        "mmagent/CueMatch-v0",
+        assignments=[
+            "policy_kwargs.features_extractor_class="
+            "stable_baselines3.common.torch_layers:CombinedExtractor",
+            "policy_kwargs.features_extractor_kwargs=null",
+        ],
+    )
+    assert with_extractor_sample_rate(other) == other
+    told = with_extractor_sample_rate(
+        resolve_config("mmagent/CueMatch-v0", assignments=["env_kwargs.sample_rate=8000"])
+    )
+    assert told.policy_kwargs["features_extractor_kwargs"]["sample_rate"] == 8000
 
 
 def test_eval_cli_reports_success_with_an_interval(trained_run: Path, tmp_path, capsys) -> None:
@@ -219,7 +267,7 @@ def test_ablation_hides_the_modality_from_the_policy(trained_run: Path) -> None:
     mask_modalities(model, ["audio"])
     assert torch.allclose(logits(loud), logits(quiet))
     mask_modalities(model, [])
-    report = evaluate(model, "mmagent/CueMatch-v0", episodes=3, ablate=["audio"])
+    report = evaluate(model, CUE_MATCH, env_kwargs=SHIPPED_KWARGS, episodes=3, ablate=["audio"])
     assert report.ablated == ("audio",)
     assert not torch.allclose(logits(loud), logits(quiet))  # evaluate() unmasks afterwards
 
@@ -230,7 +278,9 @@ def test_sampled_evaluation_is_reproducible_and_leaves_the_rng_alone(trained_run
     for caller_seed in (1, 2):  # whatever the caller's random state, the same samples
         torch.manual_seed(caller_seed)
         state = torch.random.get_rng_state()
-        reports.append(evaluate(model, "mmagent/CueMatch-v0", episodes=8, deterministic=False))
+        reports.append(
+            evaluate(model, CUE_MATCH, env_kwargs=SHIPPED_KWARGS, episodes=8, deterministic=False)
+        )
         assert torch.equal(torch.random.get_rng_state(), state)
     assert reports[0] == reports[1] and not reports[0].deterministic
 
@@ -311,7 +361,7 @@ def test_training_ablation_mask_is_saved_with_the_model(tmp_path) -> None:
     model = load_model(run_dir / "model.zip")
     (extractor,) = multimodal_extractors(model)
     assert extractor.masked_modalities == {"audio"}
-    report = evaluate(model, "mmagent/CueMatch-v0", episodes=2, ablate=["text"])
+    report = evaluate(model, CUE_MATCH, env_kwargs=SHIPPED_KWARGS, episodes=2, ablate=["text"])
     assert report.ablated == ("text",)
     assert extractor.masked_modalities == {"audio"}  # the trained mask outlives the ablation
 
