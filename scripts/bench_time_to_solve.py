@@ -7,7 +7,11 @@ Recipes:
   extractor, its hyperparameters and trainer), built exactly as ``mmagent train`` builds it;
 * ``sb3-default`` — SB3's default recipe: ``PPO("MultiInputPolicy", env)`` (its
   ``CombinedExtractor``) with every PPO hyperparameter at SB3's default, on a ``DummyVecEnv``
-  of the same game with the same ``n_envs`` and ``env_kwargs``.
+  of the same game with the same ``env_kwargs``, except the keys that set the observation's
+  format (``image_size``, ``sample_rate``): those are levers of mmagent's recipe, and the
+  default recipe sees the game's own frames and sound (SB3's ``NatureCNN`` cannot read frames
+  under 36x36). It steps the config's ``n_envs`` unless ``--baseline-n-envs`` says otherwise:
+  with SB3's default 2,048 steps per env per rollout, more envs mean fewer, later updates.
 
 Each (recipe, seed) trains in a fresh process. Every ``--eval-every`` env steps (at the first
 rollout boundary past each multiple) training pauses and the agent is evaluated on
@@ -30,7 +34,8 @@ Usage::
 
     python scripts/bench_time_to_solve.py [--game mmagent/CueMatch-v0] [--seeds 0 1 2]
         [--recipes mmagent sb3-default] [--eval-every 10000] [--eval-episodes 100]
-        [--target 0.95] [--stop-at-target] [--set KEY=VALUE ...] [--json out.json]
+        [--target 0.95] [--stop-at-target] [--set KEY=VALUE ...] [--baseline-n-envs N]
+        [--json out.json]
         [--plot out.png]
 """
 
@@ -51,6 +56,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 RECIPES = ("mmagent", "sb3-default")
+OBSERVATION_FORMAT_KWARGS = ("image_size", "sample_rate")
+"""Game options that only set the observation's format: the default recipe keeps the game's."""
 NO_STEP_LIMIT = 10**12
 
 
@@ -87,6 +94,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sb3-default's training-seconds budget as a multiple of mmagent's median time",
     )
     parser.add_argument(
+        "--baseline-n-envs",
+        type=int,
+        help="sb3-default's number of envs (default: the game config's n_envs)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -103,7 +115,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", help="write every figure to this JSON file")
     parser.add_argument("--plot", help="draw success vs training seconds to this PNG")
     parser.add_argument("--one", metavar="RECIPE:SEED:SECONDS", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.baseline_n_envs is not None and args.baseline_n_envs < 1:
+        parser.error(f"--baseline-n-envs must be at least 1, got {args.baseline_n_envs}")
+    return args
 
 
 def game_config(args: argparse.Namespace, seed: int) -> Any:
@@ -133,6 +148,11 @@ def sb3_keywords(assignments: list[str]) -> dict[str, Any]:
     return keywords
 
 
+def game_format_kwargs(env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` without the keys of :data:`OBSERVATION_FORMAT_KWARGS`."""
+    return {key: value for key, value in env_kwargs.items() if key not in OBSERVATION_FORMAT_KWARGS}
+
+
 def build(recipe: str, config: Any, args: argparse.Namespace) -> Any:
     """The model of ``recipe`` on fresh training envs of ``config``."""
     from stable_baselines3 import PPO
@@ -158,6 +178,12 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
     from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate
 
     config = game_config(args, seed)
+    if recipe == "sb3-default":
+        config = dataclasses.replace(
+            config,
+            env_kwargs=game_format_kwargs(config.env_kwargs),
+            n_envs=args.baseline_n_envs or config.n_envs,
+        )
     model = build(recipe, config, args)
     step_budget = config.n_timesteps if recipe == "mmagent" else NO_STEP_LIMIT
 
@@ -223,6 +249,8 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
         "seed": seed,
         "extractor": type(model.policy.features_extractor).__name__,
         "trainer": type(model).__name__,
+        "env_kwargs": config.env_kwargs,
+        "n_envs": config.n_envs,
         "steps": steps,
         "train_seconds": timed.train_seconds,
         "steps_per_second": steps / timed.train_seconds if timed.train_seconds else 0.0,

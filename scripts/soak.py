@@ -287,6 +287,8 @@ def soak_config(args: argparse.Namespace, vec_env: str) -> Any:
     }
     return resolve_config(
         args.game,
+        # the soak's own encoders and their options, not merged into the game's
+        assignments=["policy_kwargs.features_extractor_kwargs.encoder_kwargs=null"],
         flags={
             "n_timesteps": args.steps,
             "vec_env": vec_env,

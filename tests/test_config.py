@@ -42,7 +42,8 @@ def test_layers_override_in_order(tmp_path) -> None:
     assert config.policy_kwargs["features_extractor_kwargs"] == {
         "fusion": "sum",
         "layer_norm": True,
-        "encoders": {"audio": "logmel"},
+        "encoders": {"image": "small", "audio": "logmel", "text": "bag"},
+        "encoder_kwargs": {"image": {"channels": [16, 32]}, "audio": {"n_mels": 32}},
     }
 
 
@@ -132,7 +133,8 @@ def test_env_kwargs_are_checked_against_the_game_with_close_matches(tmp_path) ->
     config = resolve_config(
         "mmagent/CueMatch-v0", assignments=["env_kwargs.sample_rate=8000", "env_kwargs.n_pads=3"]
     )
-    assert config.env_kwargs == {"sample_rate": 8000, "n_pads": 3}
+    # merged into the shipped config's env_kwargs (16-pixel frames, 4 kHz sound)
+    assert config.env_kwargs == {"image_size": 16, "sample_rate": 8000, "n_pads": 3}
 
 
 def test_linear_schedule_decays_to_zero() -> None:

@@ -107,7 +107,7 @@ def test_doctor_on_a_built_in_game_passes_with_figures(tmp_path, capsys) -> None
     assert policy["seeds"] == [1_000_000, 1_000_002]
     assert report["text"]["vocabulary_size"] == 17 and report["text"]["unknown_words"] == {}
     keys = {item["key"]: item for item in report["observation"]}
-    assert keys["image"]["kind"] == "image" and keys["image"]["shape"] == [3, 64, 64]
+    assert keys["image"]["kind"] == "image" and keys["image"]["shape"] == [3, 16, 16]
     assert keys["audio"]["encoder"] == "logmel" and keys["text"]["kind"] == "text"
     estimate = report["estimate"]
     assert estimate["n_envs"] == 2 and estimate["batch_size"] == 32

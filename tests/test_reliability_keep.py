@@ -31,11 +31,12 @@ SMALL_POLICY = {
     "features_extractor_kwargs": {
         "fusion": "concat",
         "fusion_dim": 16,
-        "encoders": {"image": "grid", "text": "bag", "audio": "conv1d"},
+        "encoders": {"image": "grid", "text": "bag", "audio": "logmel"},
+        # every key the shipped config's encoder_kwargs sets is set here (they merge)
         "encoder_kwargs": {
             "image": {"cell_pixels": 4, "channels": [4, 4], "features_dim": 16},
             "text": {"embedding_dim": 8, "features_dim": 8},
-            "audio": {"channels": [4, 4, 4, 4], "features_dim": 8},
+            "audio": {"n_mels": 16, "features_dim": 8},
         },
     },
 }
@@ -87,13 +88,16 @@ def test_kill_9_mid_save_keeps_the_checkpoint_and_resume_is_exact(tmp_path) -> N
     before = load_model(newest)
     # another process overwrites the newest checkpoint through the same atomic path as every
     # save, and is killed with SIGKILL half-way through writing it
+    half = tmp_path / "half.bin"  # read by the saver: too long for a command-line argument
+    half.write_bytes(intact[: len(intact) // 2])
     saver = textwrap.dedent(
         f"""
         import time
+        from pathlib import Path
         from mmagent.checkpoints import write_atomically
 
         def half_then_hang(handle):
-            handle.write({intact[: len(intact) // 2]!r})
+            handle.write(Path({str(half)!r}).read_bytes())
             handle.flush()
             print("half written", flush=True)
             time.sleep(120)

@@ -49,6 +49,7 @@ TINY = [
     "--device", "cpu",
     "--no-progress-bar",
     "--set", "env_kwargs.image_size=36",
+    "--set", "env_kwargs.sample_rate=16000",  # the game's own sound (the shipped config: 4 kHz)
     "--set", "n_steps=32",
     "--set", "batch_size=32",
     "--set", "n_epochs=1",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from envs import GAME_IDS
+from mmagent.config import resolve_config
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -45,6 +46,8 @@ def test_ablate_trains_variants_and_writes_the_results_page(tmp_path, variants) 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "CueMatch-v0.notes.md").write_text("Why the game looks like this.\n")
     (tmp_path / "results" / "Beacon-v0.notes.md").write_text("Why it is not measured.\n")
+    # another script's figures beside the tables' JSON are left out of the page
+    (tmp_path / "results" / "soak-1m.json").write_text('{"runs": []}')
     _run(
         str(SCRIPTS / "ablate.py"),
         "mmagent/CueMatch-v0",
@@ -285,12 +288,20 @@ def test_bench_time_to_solve_times_both_recipes_to_the_target(tmp_path) -> None:
         "--budget-steps", "256", "--target", "0", "--stop-at-target",
         *[item for pair in tiny for item in ("--set", pair)],
         *[item for pair in tiny[1:] for item in ("--sb3-set", pair)],
+        "--baseline-n-envs", "1",
         "--json", str(out),
     )  # fmt: skip
     report = json.loads(out.read_text())
     runs = {run["recipe"]: run for run in report["runs"]}
     assert runs["mmagent"]["extractor"] == "MultimodalExtractor"
     assert runs["sb3-default"]["extractor"] == "CombinedExtractor"
+    assert (runs["mmagent"]["n_envs"], runs["sb3-default"]["n_envs"]) == (2, 1)
+    # the default recipe sees the game's own frames and sound, not the shipped config's formats
+    shipped = resolve_config("mmagent/CueMatch-v0").env_kwargs
+    assert runs["mmagent"]["env_kwargs"] == shipped
+    assert runs["sb3-default"]["env_kwargs"] == {
+        key: value for key, value in shipped.items() if key not in ("image_size", "sample_rate")
+    }
     for run in runs.values():
         # a target of 0% is reached at the first evaluation, which ends the run
         assert run["reached"] == run["points"][0]
@@ -299,3 +310,27 @@ def test_bench_time_to_solve_times_both_recipes_to_the_target(tmp_path) -> None:
     budget = runs["sb3-default"]["seconds_budget"]
     assert budget == pytest.approx(10 * runs["mmagent"]["reached"]["seconds"], rel=1e-3)
     assert "time to target, sb3-default / mmagent:" in printed
+
+
+def test_parity_backends_trains_evaluates_and_reuses_finished_runs(tmp_path) -> None:
+    tiny = ["n_envs=2", "n_steps=32", "batch_size=64", "n_epochs=1", "n_timesteps=64"]
+    tiny += ["eval_freq=0", "checkpoint_freq=0", "final_eval_episodes=3"]
+    command = [
+        str(SCRIPTS / "parity_backends.py"),
+        "--backends", "sb3", "--seeds", "0", "1",
+        "--runs", str(tmp_path / "runs"),
+        *[item for pair in tiny for item in ("--set", pair)],
+        "--json", str(tmp_path / "parity.json"),
+    ]  # fmt: skip
+    printed = _run(*command)
+    report = json.loads((tmp_path / "parity.json").read_text())
+    assert [(run["backend"], run["seed"]) for run in report["runs"]] == [("sb3", 0), ("sb3", 1)]
+    for run in report["runs"]:
+        assert run["episodes"] == 3 and run["timesteps"] == 64
+        assert run["seeds"][0] == 1_000_000  # the held-out seeds
+    rates = [run["success_rate"] for run in report["runs"]]
+    assert report["summary"]["means"]["sb3"] == pytest.approx(sum(rates) / 2)
+    assert "sb3    mean:" in printed
+    # a second call reuses the finished runs instead of training them again
+    again = _run(*command)
+    assert again.count("reusing") == 2 and "training" not in again

@@ -12,7 +12,9 @@ from mmagent.cli import main
 from mmagent.config import ConfigError, resolve_config
 from mmagent.train import build_model, make_env
 
+# the shipped config's own encoder options (the small CNN's channels) left out
 SMALL_VIEW = ["--set", "env_kwargs.image_size=16"]
+SMALL_VIEW += ["--set", "policy_kwargs.features_extractor_kwargs.encoder_kwargs=null"]
 TINY = ["--n-envs", "1", "--device", "cpu", "--no-progress-bar", "--set", "n_steps=32"]
 TINY += ["--set", "batch_size=32"]
 
@@ -44,7 +46,7 @@ def test_an_encoder_too_big_for_the_view_gives_the_set_to_type(tmp_path, capsys)
     assignment = shlex.split(fix)[1]
     config = resolve_config(
         "mmagent/CueMatch-v0",
-        assignments=["env_kwargs.image_size=16", nature, assignment, "n_envs=1"],
+        assignments=[*SMALL_VIEW[1::2], nature, assignment, "n_envs=1"],
         flags={"device": "cpu"},
     )
     env = make_env(config)
