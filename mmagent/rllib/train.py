@@ -5,7 +5,8 @@ A run directory holds ``config.yaml`` (fully resolved), ``checkpoints/step_<N>/`
 algorithm checkpoints, each saved into a temporary folder then renamed, so a kill mid-save
 leaves no partial checkpoint), ``model.pt`` (the final module weights), ``best_model.pt`` (the
 weights of the best periodic evaluation, on validation seeds, its score in ``best_model.json``),
-``logs/progress.csv`` (one row per RLlib iteration), ``evaluations.csv``, ``timing.json`` and
+``logs/progress.csv`` (one row per RLlib iteration; the same figures as TensorBoard events in
+``logs/`` when TensorBoard is installed), ``evaluations.csv``, ``timing.json`` and
 ``eval.json`` (the final evaluation, on held-out seeds).
 
 Resuming (``mmagent train --resume RUN_DIR``) builds the algorithm from the (possibly
@@ -262,6 +263,25 @@ def restored_timesteps(algo: Algorithm) -> int:
     return int(algo.metrics.peek((ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME), default=0))
 
 
+def _first_message(error: BaseException) -> str:
+    """``Type: message`` of ``error``, or of the first error in its ``__cause__`` chain that has
+    a message (RLlib re-raises an env's error as a bare ``RuntimeError()`` from it)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if str(cause):
+            return f"{type(cause).__name__}: {cause}"
+        cause = cause.__cause__
+    return type(error).__name__
+
+
+def rllib_resume_command(run_dir: Path) -> str:
+    """The shell command that continues the RLlib run in ``run_dir`` (its checkpoints are
+    pickles: ``--trust-model``)."""
+    from mmagent.train import resume_command
+
+    return f"{resume_command(run_dir)} --trust-model"
+
+
 class RLlibRun:
     """One RLlib training run: the algorithm, the driver's copy of the module for evaluation,
     and the files of the run directory."""
@@ -280,12 +300,17 @@ class RLlibRun:
         self.last_checkpoint: Path | None = None
         """The checkpoint this run saved last (a resumed run may find older runs' folders)."""
         self._progress_path = run_dir / "logs" / "progress.csv"
+        self._started_at = 0
+        self._tensorboard: Any = None
+        """A ``SummaryWriter`` on ``logs/`` once the first row is written, when TensorBoard is
+        installed (as the SB3 path's logger); ``False`` when it is not."""
 
     def continue_from(self, timesteps: int, best_success: float) -> None:
         """Go on from a restored checkpoint at ``timesteps``: the next evaluation and checkpoint
         at the first multiples of their frequencies after it, ``best_model.pt`` replaced only
         by a success rate above ``best_success``."""
         self.timesteps = timesteps
+        self._started_at = timesteps
         self.best_success = best_success
         if self.config.eval_freq:
             self._next_eval = (timesteps // self.config.eval_freq + 1) * self.config.eval_freq
@@ -344,6 +369,55 @@ class RLlibRun:
             row = [_lookup(result, path) for path in PROGRESS_COLUMNS.values()]
             row[0] = self.timesteps
             writer.writerow(row)
+        self._write_tensorboard(dict(zip(PROGRESS_COLUMNS, row, strict=True)))
+
+    def _write_tensorboard(self, row: Mapping[str, Any]) -> None:
+        """The progress row's figures as TensorBoard scalars at the env-step count."""
+        if self._tensorboard is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard not installed: the CSV only, as on the SB3 path
+                self._tensorboard = False
+            else:
+                self._tensorboard = SummaryWriter(str(self._progress_path.parent))
+        if not self._tensorboard:
+            return
+        for name, value in row.items():
+            if name != "timesteps" and isinstance(value, int | float) and value == value:
+                self._tensorboard.add_scalar(name, value, self.timesteps)
+        self._tensorboard.flush()
+
+    def save_emergency_checkpoint(self, error: BaseException) -> None:
+        """After ``error`` ended training: a checkpoint as of the last completed iteration
+        (unless the periodic one is it), and the resume command; reports, never raises (the
+        training error is what propagates)."""
+        failed = f"training failed at {self.timesteps} steps ({_first_message(error)})"
+        if self.timesteps == self._started_at:  # nothing trained since the start or the resume
+            print(f"{failed}, before its first update; no checkpoint saved", file=sys.stderr)
+            return
+        path = checkpoint_dir(self.run_dir, self.timesteps)
+        if self.last_checkpoint != path:
+            try:
+                self.last_checkpoint = save_checkpoint(self.algo, path)
+            except Exception as save_error:  # the training error matters more: report this
+                print(
+                    f"{failed} and the emergency checkpoint could not be saved: "
+                    f"{type(save_error).__name__}: {save_error}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return
+        print(
+            f"{failed}; checkpoint as of its last update: {path}\n"
+            f"resume with: {rllib_resume_command(self.run_dir)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        """Close the TensorBoard writer (if any)."""
+        if self._tensorboard:
+            self._tensorboard.close()
 
     def _evaluate_periodically(self) -> None:
         from mmagent.train import (
@@ -431,7 +505,10 @@ def train_rllib(
     (or ``checkpoint``: a ``step_<N>`` folder name or path) up to ``config.n_timesteps`` in all
     (see the module docstring).
 
-    Ctrl-C or SIGTERM saves a checkpoint and returns (``interrupted``).
+    Ctrl-C or SIGTERM saves a checkpoint and returns (``interrupted``). Any other exception
+    that ends training after at least one iteration (a game raising, an env runner failing)
+    first saves a checkpoint as of the last completed iteration and prints the ``--resume``
+    command, then propagates.
 
     :raises ConfigError: for a key RLlib has no meaning for
         (:func:`~mmagent.rllib.config.check_rllib_config`), for ``checkpoint`` without
@@ -445,7 +522,6 @@ def train_rllib(
         _write_json_atomically,
         default_run_dir,
         recorded_best_success,
-        resume_command,
         sigterm_as_keyboard_interrupt,
         write_config,
     )
@@ -475,6 +551,7 @@ def train_rllib(
             )
         else:
             algo = ppo_config.build_algo()
+        run: RLlibRun | None = None
         try:
             run = RLlibRun(config, run_path, algo, module)
             if resume:
@@ -493,16 +570,23 @@ def train_rllib(
                 except KeyboardInterrupt:
                     interrupted = True
                     print(f"\ninterrupted at {run.timesteps} steps; saving a checkpoint")
+                except BaseException as error:
+                    run.save_emergency_checkpoint(error)
+                    raise
             final_checkpoint = checkpoint_dir(run_path, run.timesteps)
             if run.last_checkpoint != final_checkpoint:  # not saved at this step already
                 save_checkpoint(algo, final_checkpoint)
             if interrupted:
                 seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
-                print(f"checkpoint: {final_checkpoint}\nresume with: {resume_command(run_path)}")
+                print(
+                    f"checkpoint: {final_checkpoint}\nresume with: {rllib_resume_command(run_path)}"
+                )
                 return TrainResult(run_path, final_checkpoint, run.timesteps, True, seconds, None)
             report = run.final_evaluation()  # loads the final weights into run.module
             model_path = save_weights(run.module.state_dict(), run_path / MODEL_WEIGHTS_FILE)
         finally:
+            if run is not None:
+                run.close()
             algo.stop()
     seconds = _record_seconds(run_path, earlier_seconds + time.perf_counter() - started)
     report_data = report.to_dict() | {"timesteps": run.timesteps, "wall_seconds": seconds}

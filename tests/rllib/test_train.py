@@ -96,3 +96,72 @@ def test_env_runner_actors_make_plugin_games(tmp_path) -> None:
     assert result.evaluation is not None and result.evaluation.env_id == env_id
     with (tmp_path / "run" / "logs" / "progress.csv").open() as handle:
         assert [int(row["timesteps"]) for row in csv.DictReader(handle)] == [result.timesteps]
+
+
+def test_parity_script_compares_the_two_backends_on_the_same_seeds(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "parity_backends.py"
+    settings = [*TINY, "n_envs=2", "n_timesteps=128", "eval_freq=0", "checkpoint_freq=0"]
+    out = tmp_path / "parity.json"
+    command = [sys.executable, str(script), "--seeds", "0", "--runs", str(tmp_path / "runs")]
+    command += [item for setting in settings for item in ("--set", setting)]
+    completed = subprocess.run(
+        [*command, "--json", str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert [run["backend"] for run in report["runs"]] == ["sb3", "rllib"]
+    assert all(run["episodes"] == 4 and run["seeds"][0] == 1_000_000 for run in report["runs"])
+    means = report["summary"]["means"]
+    gap = 100 * (means["rllib"] - means["sb3"])
+    assert report["summary"]["gap_points"] == pytest.approx(gap)
+    assert report["summary"]["within_bound"] == (abs(gap) <= 5)
+    assert "rllib - sb3:" in completed.stdout
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_game_raising_mid_training_saves_a_checkpoint_and_resume_finishes(
+    tmp_path, capsys
+) -> None:
+    import dataclasses
+
+    from mmagent.rllib.train import list_rllib_checkpoints
+    from mmagent.train import train
+    from tests.test_emergency_checkpoint import tiny_config
+
+    run_dir = tmp_path / "run"
+    config = tiny_config(backend="rllib", device="auto", env_kwargs={"fail_at": 40})
+    with pytest.raises(RuntimeError) as caught:
+        train(config, run_dir)
+    # RLlib re-raises the game's error as a bare RuntimeError from it; both are kept
+    assert str(caught.value.__cause__) == "FlakyGame broke at its step 40"
+    # iterations of ~16 steps: the checkpoint is as of the last one completed before step 40
+    (checkpoint,) = list_rllib_checkpoints(run_dir)
+    steps = int(checkpoint.name.removeprefix("step_"))
+    assert 40 - 2 * 16 <= steps < 40
+    error = capsys.readouterr().err
+    assert "(RuntimeError: FlakyGame broke at its step 40); checkpoint as of its last" in error
+    assert f"checkpoint as of its last update: {checkpoint}" in error
+    assert f"resume with: mmagent train --resume {run_dir} --trust-model" in error
+
+    fixed = dataclasses.replace(config, env_kwargs={})
+    result = train(fixed, run_dir, resume=True, trust_model=True)
+    assert result.timesteps >= 64 and not result.interrupted
+    assert f"from {checkpoint.name} at {steps} steps" in capsys.readouterr().out
+
+
+def test_progress_is_written_for_tensorboard_too(tiny_rllib_run) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (events,) = (tiny_rllib_run / "logs").glob("events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    assert "train/entropy" in accumulator.Tags()["scalars"]
+    entropy = accumulator.Scalars("train/entropy")
+    # one point per RLlib iteration, at the env-step count (two 128-step iterations)
+    assert len(entropy) == 2 and 128 <= entropy[0].step < 256 <= entropy[1].step
+    assert all(point.value > 0 for point in entropy)

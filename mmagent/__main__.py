@@ -1,0 +1,7 @@
+"""``python -m mmagent``: the ``mmagent`` command (:func:`mmagent.cli.main`)."""
+
+import sys
+
+from mmagent.cli import main
+
+sys.exit(main())
