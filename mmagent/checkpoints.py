@@ -78,18 +78,28 @@ def checkpoint_path(run_dir: str | Path, timesteps: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"step_{timesteps:012d}.zip"
 
 
-def list_checkpoints(run_dir: str | Path) -> list[Path]:
-    """The checkpoints ``checkpoints/step_<N>.zip`` of ``run_dir``, newest (largest ``N``) first;
-    empty when there is none."""
+def list_numbered_checkpoints(
+    run_dir: str | Path, pattern: re.Pattern[str], *, folders: bool
+) -> list[Path]:
+    """The entries of ``run_dir``'s ``checkpoints/`` whose whole name matches ``pattern`` (its
+    first group: the step count ``N``), files or ``folders``, newest (largest ``N``) first;
+    empty when there is none. SB3 checkpoints are files, RLlib's folders."""
     directory = Path(run_dir) / CHECKPOINT_DIR
     if not directory.is_dir():
         return []
     found = [
         (int(match.group(1)), entry)
         for entry in directory.iterdir()
-        if (match := CHECKPOINT_PATTERN.match(entry.name)) and entry.is_file()
+        if (match := pattern.fullmatch(entry.name))
+        and (entry.is_dir() if folders else entry.is_file())
     ]
     return [entry for _, entry in sorted(found, reverse=True)]
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The checkpoints ``checkpoints/step_<N>.zip`` of ``run_dir``, newest (largest ``N``) first;
+    empty when there is none."""
+    return list_numbered_checkpoints(run_dir, CHECKPOINT_PATTERN, folders=False)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:

@@ -129,10 +129,7 @@ def build_policy_kwargs(config: TrainConfig) -> dict[str, Any]:
     """SB3 ``policy_kwargs`` from the config: the multimodal extractor unless another is named,
     ``"module:Class"`` strings imported, activation names (``relu``, ``tanh``...) resolved."""
     kwargs = dict(config.policy_kwargs)
-    extractor = kwargs.get("features_extractor_class", MultimodalExtractor)
-    if isinstance(extractor, str):
-        extractor = _import_object(extractor)
-    kwargs["features_extractor_class"] = extractor
+    kwargs["features_extractor_class"] = _extractor_class(kwargs)
     activation = kwargs.get("activation_fn")
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
@@ -142,6 +139,13 @@ def build_policy_kwargs(config: TrainConfig) -> dict[str, Any]:
             )
         kwargs["activation_fn"] = ACTIVATIONS[activation]
     return kwargs
+
+
+def _extractor_class(policy_kwargs: dict[str, Any]) -> Any:
+    """The features extractor ``policy_kwargs`` names (a ``"module:Class"`` string imported),
+    the multimodal extractor when it names none."""
+    extractor = policy_kwargs.get("features_extractor_class", MultimodalExtractor)
+    return _import_object(extractor) if isinstance(extractor, str) else extractor
 
 
 def with_extractor_sample_rate(config: TrainConfig) -> TrainConfig:
@@ -155,9 +159,7 @@ def with_extractor_sample_rate(config: TrainConfig) -> TrainConfig:
     :func:`mmagent.watch.rollout.env_sample_rate`). One env is made to ask it.
     """
     policy_kwargs = dict(config.policy_kwargs)
-    extractor = policy_kwargs.get("features_extractor_class", MultimodalExtractor)
-    if isinstance(extractor, str):
-        extractor = _import_object(extractor)
+    extractor = _extractor_class(policy_kwargs)
     extractor_kwargs = dict(policy_kwargs.get("features_extractor_kwargs") or {})
     if "sample_rate" in extractor_kwargs or not (
         isinstance(extractor, type) and issubclass(extractor, MultimodalExtractor)

@@ -37,7 +37,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mmagent.checkpoints import CHECKPOINT_DIR, CONFIG_FILE, CheckpointError
+from mmagent.checkpoints import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    CheckpointError,
+    list_numbered_checkpoints,
+)
 from mmagent.config import ConfigError, TrainConfig
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
 from mmagent.rllib.callbacks import SUCCESS_METRIC
@@ -156,15 +161,7 @@ def checkpoint_dir(run_dir: Path, timesteps: int) -> Path:
 
 def list_rllib_checkpoints(run_dir: str | Path) -> list[Path]:
     """The ``checkpoints/step_<N>/`` folders of ``run_dir``, newest (largest ``N``) first."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = [
-        (int(match.group(1)), path)
-        for path in folder.iterdir()
-        if path.is_dir() and (match := CHECKPOINT_PATTERN.fullmatch(path.name))
-    ]
-    return [path for _, path in sorted(found, reverse=True)]
+    return list_numbered_checkpoints(run_dir, CHECKPOINT_PATTERN, folders=True)
 
 
 def remove_stale_checkpoint_folders(run_dir: str | Path) -> list[Path]:
@@ -282,6 +279,16 @@ def rllib_resume_command(run_dir: Path) -> str:
     return f"{resume_command(run_dir)} --trust-model"
 
 
+def _tensorboard_writer(logs: Path) -> Any:
+    """A TensorBoard ``SummaryWriter`` on ``logs``, or None when TensorBoard is not installed
+    (the CSV only, as on the SB3 path)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(logs))
+
+
 class RLlibRun:
     """One RLlib training run: the algorithm, the driver's copy of the module for evaluation,
     and the files of the run directory."""
@@ -301,9 +308,7 @@ class RLlibRun:
         """The checkpoint this run saved last (a resumed run may find older runs' folders)."""
         self._progress_path = run_dir / "logs" / "progress.csv"
         self._started_at = 0
-        self._tensorboard: Any = None
-        """A ``SummaryWriter`` on ``logs/`` once the first row is written, when TensorBoard is
-        installed (as the SB3 path's logger); ``False`` when it is not."""
+        self._tensorboard = _tensorboard_writer(self._progress_path.parent)
 
     def continue_from(self, timesteps: int, best_success: float) -> None:
         """Go on from a restored checkpoint at ``timesteps``: the next evaluation and checkpoint
@@ -374,13 +379,6 @@ class RLlibRun:
     def _write_tensorboard(self, row: Mapping[str, Any]) -> None:
         """The progress row's figures as TensorBoard scalars at the env-step count."""
         if self._tensorboard is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard not installed: the CSV only, as on the SB3 path
-                self._tensorboard = False
-            else:
-                self._tensorboard = SummaryWriter(str(self._progress_path.parent))
-        if not self._tensorboard:
             return
         for name, value in row.items():
             if name != "timesteps" and isinstance(value, int | float) and value == value:
@@ -416,7 +414,7 @@ class RLlibRun:
 
     def close(self) -> None:
         """Close the TensorBoard writer (if any)."""
-        if self._tensorboard:
+        if self._tensorboard is not None:
             self._tensorboard.close()
 
     def _evaluate_periodically(self) -> None:
