@@ -379,8 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     A user error (a bad config key or value, flag, game id, model file or run directory) is one
     line on stderr and exit status 2, as argparse's own errors: :class:`ConfigError`,
     :class:`CheckpointError` and :class:`GameRegistrationError` return 2; a handler's
-    ``SystemExit("message")`` is printed and re-raised with code 2. Anything else is a bug and
-    keeps its traceback.
+    ``SystemExit("message")`` is printed and re-raised with code 2. Ctrl-C that reaches it
+    (``train`` handles its own) returns 130 without a traceback. Anything else is a bug and keeps
+    its traceback.
     """
     from mmagent.checkpoints import CheckpointError
     from mmagent.config import ConfigError
@@ -395,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CheckpointError, GameRegistrationError) as error:
         print(_one_line(f"mmagent {args.command}: error: {error}"), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C; what was stopped has said so
+        return 130
     except SystemExit as error:
         if not isinstance(error.code, str):
             raise

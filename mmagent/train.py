@@ -20,11 +20,9 @@ import importlib
 import json
 import multiprocessing
 import shlex
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +45,7 @@ from mmagent.checkpoints import (
     CheckpointError,
     CorruptCheckpointError,
     checkpoint_path,
+    latest_checkpoint,
     list_checkpoints,
     load_model,
     remove_stale_temporary_files,
@@ -65,6 +64,7 @@ from mmagent.config import (
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
 from mmagent.extractors import MultimodalExtractor
 from mmagent.fast import FastPPO, SharedMemoryVecEnv
+from mmagent.interrupts import SafeInterrupt, UpdatePhaseCallback
 from mmagent.plugins import GameRegistrationError, resolve_env_spec
 from mmagent.plugins import make_env as make_game
 from mmagent.recurrent import (
@@ -440,24 +440,6 @@ class PeriodicCheckpointCallback(BaseCallback):
         return True
 
 
-@contextmanager
-def sigterm_as_keyboard_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into ``KeyboardInterrupt`` while training, so both save a checkpoint."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _logger_formats() -> list[str]:
     formats = ["csv"]
     try:
@@ -470,9 +452,14 @@ def _logger_formats() -> list[str]:
 
 
 def _callbacks(
-    config: TrainConfig, run_dir: Path, tracker: TrainedTimestepsCallback, best_success: float
+    config: TrainConfig,
+    run_dir: Path,
+    tracker: TrainedTimestepsCallback,
+    best_success: float,
+    interrupt: SafeInterrupt,
 ) -> CallbackList:
     callbacks: list[BaseCallback] = [
+        UpdatePhaseCallback(interrupt),
         tracker,
         PeriodicEvalCallback(config, run_dir, best_success),
         PeriodicCheckpointCallback(config.checkpoint_freq, run_dir),
@@ -569,16 +556,19 @@ def train(
     interrupted = False
     failed = True
     try:
-        with sigterm_as_keyboard_interrupt():
+        with SafeInterrupt() as interrupt:
             if remaining:
                 model.learn(
                     total_timesteps=remaining,
-                    callback=_callbacks(config, run_path, tracker, best_success),
+                    callback=_callbacks(config, run_path, tracker, best_success, interrupt),
                     reset_num_timesteps=not resume,
                     progress_bar=config.progress_bar,
                 )
         failed = False
     except KeyboardInterrupt:
+        if interrupt.unsafe:
+            _report_unsaved_stop(run_path, model.num_timesteps)
+            raise
         failed = False
         interrupted = True
         print(f"\ninterrupted at {model.num_timesteps} steps; saving a checkpoint", flush=True)
@@ -611,6 +601,21 @@ def train(
     report_data = report.to_dict() | {"timesteps": model.num_timesteps, "wall_seconds": seconds}
     _write_json_atomically(run_path / "eval.json", report_data)
     return TrainResult(run_path, model_path, model.num_timesteps, False, seconds, report)
+
+
+def _report_unsaved_stop(run_dir: Path, timesteps: int) -> None:
+    latest = latest_checkpoint(run_dir)
+    print(
+        f"\nstopped in the middle of a model update at {timesteps} steps: nothing saved (its "
+        "weights were half updated); "
+        + (
+            f"the latest checkpoint is {latest}, resume with: {resume_command(run_dir)}"
+            if latest is not None
+            else "no checkpoint had been saved yet"
+        ),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def resume_command(run_dir: str | Path) -> str:

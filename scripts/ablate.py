@@ -40,6 +40,7 @@ from mmagent.checkpoints import (
 from mmagent.config import TrainConfig, config_to_dict, resolve_config
 from mmagent.evaluation import format_endings
 from mmagent.extractors import FUSION_NAMES
+from mmagent.recurrent import is_recurrent_config
 from mmagent.train import final_evaluation, resume_config, train, with_extractor_sample_rate
 
 MODALITIES = ("image", "text", "audio")
@@ -69,7 +70,8 @@ def variants(
     game_config: TrainConfig, with_masks: bool, with_fusions: bool
 ) -> dict[str, list[str]]:
     """Variant name → ``--set`` overrides of ``game_config`` (the game's config with the
-    command's ``--set``).
+    command's ``--set``). A recurrent config's masked variants come with ``memoryless``, the
+    same settings with ``algo: ppo``.
 
     The fusion variant of the config's own fusion has no overrides: it is the fused agent, whose
     run it reuses. The other fusions drop the config's ``fusion_kwargs``, options of its fusion.
@@ -78,6 +80,9 @@ def variants(
     if with_masks:
         for modality in MODALITIES:
             chosen[f"no-{modality}"] = [f"{EXTRACTOR_KWARGS}.masked_modalities=[{modality}]"]
+        if is_recurrent_config(game_config):
+            # the same settings without the LSTM: what memory is worth on this game
+            chosen["memoryless"] = ["algo=ppo"]
     if with_fusions:
         extractor_kwargs = game_config.policy_kwargs.get("features_extractor_kwargs") or {}
         own = extractor_kwargs.get("fusion", "concat")

@@ -170,6 +170,20 @@ def test_fusion_variants_drop_the_options_of_the_configs_own_fusion() -> None:
         env.close()
 
 
+def test_a_recurrent_games_masked_variants_come_with_the_memoryless_agent() -> None:
+    ablate = _load_ablate()
+    recall = ablate.variants(
+        resolve_config("mmagent/Recall-v0"), with_masks=True, with_fusions=False
+    )
+    assert recall["memoryless"] == ["algo=ppo"]
+    memoryless = resolve_config("mmagent/Recall-v0", None, recall["memoryless"])
+    assert memoryless.algo == "ppo" and "lstm_hidden_size" not in memoryless.policy_kwargs
+    cue_match = ablate.variants(
+        resolve_config("mmagent/CueMatch-v0"), with_masks=True, with_fusions=False
+    )
+    assert "memoryless" not in cue_match  # its agent has no memory to take away
+
+
 def _greedy_figure_is_reused_until_the_model_changes(run_dir: Path, overrides: list[str]) -> None:
     ablate = _load_ablate()
     from mmagent.config import resolve_config

@@ -45,6 +45,7 @@ from mmagent.checkpoints import (
 )
 from mmagent.config import ConfigError, TrainConfig
 from mmagent.evaluation import VALIDATION_SEED_BASE, EvaluationReport, evaluate
+from mmagent.interrupts import SafeInterrupt
 from mmagent.rllib.callbacks import SUCCESS_METRIC
 from mmagent.rllib.config import build_ppo_config
 from mmagent.rllib.env import register_game_creator
@@ -520,7 +521,6 @@ def train_rllib(
         _write_json_atomically,
         default_run_dir,
         recorded_best_success,
-        sigterm_as_keyboard_interrupt,
         write_config,
     )
 
@@ -561,11 +561,20 @@ def train_rllib(
                 _note_later_checkpoints(run_path, run.timesteps, chosen=checkpoint is not None)
             run_path.mkdir(parents=True, exist_ok=True)
             write_config(config, run_path / CONFIG_FILE)
-            with sigterm_as_keyboard_interrupt():
+            with SafeInterrupt() as interrupt:
                 try:
                     while run.timesteps < config.n_timesteps:
-                        run.step()
+                        with interrupt.updating():  # Ctrl-C or SIGTERM waits for the iteration
+                            run.step()
                 except KeyboardInterrupt:
+                    if interrupt.unsafe:  # a second signal: the iteration was cut short
+                        print(
+                            f"\nstopped in the middle of an iteration at {run.timesteps} "
+                            "steps: nothing saved; resume from the latest checkpoint with: "
+                            f"{rllib_resume_command(run_path)}",
+                            file=sys.stderr,
+                        )
+                        raise
                     interrupted = True
                     print(f"\ninterrupted at {run.timesteps} steps; saving a checkpoint")
                 except BaseException as error:

@@ -165,3 +165,28 @@ def test_progress_is_written_for_tensorboard_too(tiny_rllib_run) -> None:
     # one point per RLlib iteration, at the env-step count (two 128-step iterations)
     assert len(entropy) == 2 and 128 <= entropy[0].step < 256 <= entropy[1].step
     assert all(point.value > 0 for point in entropy)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_sigterm_during_an_iteration_checkpoints_after_it(tmp_path, monkeypatch, capsys) -> None:
+    import os
+    import signal
+
+    from mmagent.rllib.train import RLlibRun, list_rllib_checkpoints
+    from mmagent.train import train
+    from tests.test_emergency_checkpoint import tiny_config
+
+    real_step = RLlibRun.step
+
+    def signal_then_step(run: RLlibRun) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # while the iteration's sampling and update run
+        real_step(run)
+
+    monkeypatch.setattr(RLlibRun, "step", signal_then_step)
+    run_dir = tmp_path / "run"
+    result = train(tiny_config(backend="rllib", device="auto"), run_dir)
+    assert result.interrupted
+    (checkpoint,) = list_rllib_checkpoints(run_dir)
+    # the iteration ran to its end and is in the checkpoint
+    assert int(checkpoint.name.removeprefix("step_")) == result.timesteps > 0
+    assert "stopping when the model update under way ends" in capsys.readouterr().err
