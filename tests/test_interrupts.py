@@ -127,3 +127,28 @@ def test_sigterm_inside_the_optimizer_step_checkpoints_after_the_update(
     assert {float(entry["step"]) for entry in state.values()} == {1.0}
     resumed = train(resume_config(run_dir, {"n_timesteps": 128}), run_dir, resume=True)
     assert not resumed.interrupted and resumed.timesteps == 128
+
+
+def test_a_second_sigterm_inside_the_update_stops_without_saving(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    config = resolve_config(
+        "mmagent/CueMatch-v0",
+        None,
+        ["n_steps=32", "batch_size=64", "n_epochs=1", "checkpoint_freq=0"],
+        {"n_envs": 2, "n_timesteps": 100_000, "device": "cpu", "progress_bar": False},
+    )
+
+    def step_then_signal_twice(optimizer, *args, **kwargs):
+        _send("SIGTERM")
+        _send("SIGTERM")
+        raise AssertionError("the second signal should have stopped the step")
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step_then_signal_twice)
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(config, run_dir)
+    assert latest_checkpoint(run_dir) is None
+    error = capsys.readouterr().err
+    assert "stopped in the middle of a model update at 64 steps: nothing saved" in error
+    assert "no checkpoint had been saved yet" in error
