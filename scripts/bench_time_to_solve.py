@@ -50,7 +50,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
+
+from stable_baselines3.common.callbacks import BaseCallback
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
@@ -171,10 +174,74 @@ def build(recipe: str, config: Any, args: argparse.Namespace) -> Any:
     )
 
 
+class TimedEvaluations(BaseCallback):
+    """Every ``eval_every`` env steps (at the first rollout boundary past each multiple),
+    pauses training and records ``success()`` with the steps and training seconds so far; the
+    training clock leaves the evaluations out, and runs on over further ``learn`` calls.
+
+    :param target: success that counts as reached (the first point at or above it is kept).
+    :param stop_at_target: end ``learn`` once the target is reached.
+    :param seconds_budget: end ``learn`` once this much training time has passed (None: never).
+    """
+
+    def __init__(
+        self,
+        success: Callable[[], float],
+        eval_every: int,
+        *,
+        label: str,
+        target: float = 0.95,
+        stop_at_target: bool = False,
+        seconds_budget: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.success = success
+        self.eval_every = eval_every
+        self.label = label
+        self.target = target
+        self.stop_at_target = stop_at_target
+        self.seconds_budget = seconds_budget
+        self.points: list[dict[str, float]] = []
+        self.train_seconds = 0.0
+        self.next_eval = eval_every
+        self.reached: dict[str, float] | None = None
+        self.stop = False
+
+    def _on_training_start(self) -> None:
+        self.started = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        if self.seconds_budget is not None:  # mid-rollout too: the budget is not overrun
+            elapsed = self.train_seconds + time.perf_counter() - self.started
+            self.stop = self.stop or elapsed >= self.seconds_budget
+        return not self.stop
+
+    def _on_rollout_end(self) -> None:
+        self.train_seconds += time.perf_counter() - self.started
+        steps = self.model.num_timesteps
+        if steps >= self.next_eval:
+            self.next_eval = (steps // self.eval_every + 1) * self.eval_every
+            rate = self.success()
+            point = {"steps": steps, "seconds": self.train_seconds, "success": rate}
+            self.points.append(point)
+            print(  # progress on stderr: stdout carries the figures to the parent
+                f"  {self.label}: {steps:>9,} steps {self.train_seconds:7.0f} s success {rate:.0%}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if self.reached is None and rate >= self.target:
+                self.reached = point
+                self.stop = self.stop_at_target
+        if self.seconds_budget is not None and self.train_seconds >= self.seconds_budget:
+            self.stop = True
+        self.started = time.perf_counter()
+
+    def _on_training_end(self) -> None:
+        self.train_seconds += time.perf_counter() - self.started  # the last update
+
+
 def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argparse.Namespace):
     """Train one (recipe, seed) with timed evaluations; the figures as a JSON-ready dict."""
-    from stable_baselines3.common.callbacks import BaseCallback
-
     from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate
 
     config = game_config(args, seed)
@@ -197,48 +264,14 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
             deterministic=config.eval_deterministic,
         ).success_rate
 
-    class TimedEvaluations(BaseCallback):
-        """Evaluates at rollout boundaries; keeps the training clock apart from evaluations."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.points: list[dict[str, float]] = []
-            self.train_seconds = 0.0
-            self.next_eval = args.eval_every
-            self.reached: dict[str, float] | None = None
-            self.stop = False
-
-        def _on_training_start(self) -> None:
-            self.started = time.perf_counter()
-
-        def _on_step(self) -> bool:
-            return not self.stop
-
-        def _on_rollout_end(self) -> None:
-            self.train_seconds += time.perf_counter() - self.started
-            steps = self.model.num_timesteps
-            if steps >= self.next_eval:
-                self.next_eval = (steps // args.eval_every + 1) * args.eval_every
-                rate = success(args.eval_episodes, VALIDATION_SEED_BASE)
-                point = {"steps": steps, "seconds": self.train_seconds, "success": rate}
-                self.points.append(point)
-                print(  # progress on stderr: stdout carries the figures to the parent
-                    f"  {recipe} seed {seed}: {steps:>9,} steps {self.train_seconds:7.0f} s "
-                    f"success {rate:.0%}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                if self.reached is None and rate >= args.target:
-                    self.reached = point
-                    self.stop = args.stop_at_target
-            if seconds_budget is not None and self.train_seconds >= seconds_budget:
-                self.stop = True
-            self.started = time.perf_counter()
-
-        def _on_training_end(self) -> None:
-            self.train_seconds += time.perf_counter() - self.started  # the last update
-
-    timed = TimedEvaluations()
+    timed = TimedEvaluations(
+        lambda: success(args.eval_episodes, VALIDATION_SEED_BASE),
+        args.eval_every,
+        label=f"{recipe} seed {seed}",
+        target=args.target,
+        stop_at_target=args.stop_at_target,
+        seconds_budget=seconds_budget,
+    )
     model.learn(total_timesteps=step_budget, callback=timed)
     steps = model.num_timesteps
     model.env.close()

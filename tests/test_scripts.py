@@ -326,6 +326,36 @@ def test_bench_time_to_solve_times_both_recipes_to_the_target(tmp_path) -> None:
     assert "time to target, sb3-default / mmagent:" in printed
 
 
+def test_bench_third_party_compares_at_equal_steps_and_equal_time(tmp_path) -> None:
+    out = tmp_path / "third_party.json"
+    tiny = ["n_envs=2", "n_steps=32", "batch_size=64", "n_epochs=1"]
+    printed = _run(
+        str(SCRIPTS / "bench_third_party.py"),
+        "--envs", "fetch", "--seeds", "0", "--steps", "128",
+        "--eval-every", "64", "--eval-episodes", "2", "--final-episodes", "3",
+        *[item for pair in tiny for item in ("--set", pair)],
+        "--json", str(out),
+    )  # fmt: skip
+    report = json.loads(out.read_text())
+    (result,) = report["results"]
+    assert result["gym_id"] == "MiniGrid-Fetch-5x5-N2-v0" and result["config"]["n_envs"] == 2
+    mmagent, flat = result["recipes"]["mmagent"], result["recipes"]["flat-mlp"]
+    assert mmagent["extractor"] == "MultimodalExtractor" and mmagent["trainer"] == "FastPPO"
+    assert flat["extractor"] == "FlattenExtractor" and flat["trainer"] == "PPO"
+    for figures in (mmagent, flat):
+        assert figures["equal_steps"]["steps"] == 128
+        assert [point["steps"] for point in figures["points"]][:2] == [64, 128]
+        assert figures["equal_steps"]["success"] in {0, 1 / 3, 2 / 3, 1}
+    # the recipe that trained faster trained on to the other's time, the other did not
+    slower, faster = sorted((mmagent, flat), key=lambda f: -f["equal_steps"]["seconds"])
+    assert slower["equal_time"] == slower["equal_steps"]
+    assert faster["equal_time"]["steps"] >= 128
+    assert faster["equal_time"]["seconds"] == pytest.approx(
+        slower["equal_steps"]["seconds"], abs=1.0
+    )
+    assert "fetch median held-out success, equal steps / equal time:" in printed
+
+
 def test_parity_backends_trains_evaluates_and_reuses_finished_runs(tmp_path) -> None:
     tiny = ["n_envs=2", "n_steps=32", "batch_size=64", "n_epochs=1", "n_timesteps=64"]
     tiny += ["eval_freq=0", "checkpoint_freq=0", "final_eval_episodes=3"]
