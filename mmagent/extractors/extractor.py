@@ -59,14 +59,15 @@ def default_encoder(spec: ModalitySpec) -> str:
     except that an image smaller than 36x36 (too small for ``nature``) gets ``small``.
 
     A small uint8 view is warned about: with pixel bounds it cannot be told from a symbolic grid
-    (MiniGrid declares its 7x7x3 codes as ``Box(0, 255, ...)``), and is read as pixels."""
+    (an env may declare its cell codes as ``Box(0, 255, ...)``, as MiniGrid does;
+    ``make_multimodal`` declares MiniGrid's as codes by itself), and is read as pixels."""
     if spec.kind == IMAGE and min(spec.shape[1:]) < NATURE_MIN_SIZE:
         if spec.space.dtype == np.uint8 and max(spec.shape[1:]) <= MAX_GRID_SIDE:
             warnings.warn(
                 f"image {spec.key!r} {spec.space} is a small view, read as pixels (/255) by the "
-                f"'small' CNN; if it holds integer cell codes (object, colour, state, as "
-                f"MiniGrid's view), map it to the grid encoder: "
-                f"{set_hint('modalities', spec.key, GRID)}.",
+                f"'small' CNN; if it holds integer cell codes (object, colour, state), declare "
+                f"them with make_multimodal(..., grid_codes=[codes per channel]) or map it to "
+                f"the grid encoder: {set_hint('modalities', spec.key, GRID)}.",
                 stacklevel=4,
             )
         return SMALL_VIEW_ENCODER

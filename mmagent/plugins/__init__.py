@@ -15,8 +15,9 @@ Two doors (walk-through in ``docs/custom_games.md``):
    and formats onto the convention; the wrappers it stacks are public for finer control:
    :class:`AddInstruction`, :class:`AddAudio`, :class:`PixelsFromRender`,
    :class:`TextObservation`, :class:`MapToConvention`, :class:`CommandActions`,
-   :class:`ReportSuccess`. Each records its constructor arguments, so an env made with
-   ``gym.make`` is made again from ``env.spec`` and passes Gymnasium's and SB3's checkers.
+   :class:`ReportSuccess`, :class:`DeclareGridCodes`. Each records its constructor arguments,
+   so an env made with ``gym.make`` is made again from ``env.spec`` and passes Gymnasium's and
+   SB3's checkers.
 
 :func:`resolve_env_spec` turns a registered id, ``module.path:EnvId`` or
 ``module.path:GameClass`` into an id for ``gym.make``.
@@ -30,6 +31,7 @@ from mmagent.plugins.channel import ObservationChannel
 from mmagent.plugins.compose import make_multimodal
 from mmagent.plugins.context import StepContext
 from mmagent.plugins.errors import GameRegistrationError, PluginOutputError, UnknownWordWarning
+from mmagent.plugins.grid_codes import DeclareGridCodes, minigrid_view_codes
 from mmagent.plugins.instruction import AddInstruction
 from mmagent.plugins.keys import (
     AUDIO_SAMPLE_RATE_KEY,
@@ -58,6 +60,7 @@ __all__ = [
     "AddAudio",
     "AddInstruction",
     "CommandActions",
+    "DeclareGridCodes",
     "GameRegistrationError",
     "MapToConvention",
     "ObservationChannel",
@@ -75,6 +78,7 @@ __all__ = [
     "is_text_space",
     "make_env",
     "make_multimodal",
+    "minigrid_view_codes",
     "register_game",
     "resize_frame",
     "resolve_env_spec",

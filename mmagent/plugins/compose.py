@@ -5,7 +5,8 @@ Order, innermost first (each step only when asked for or needed):
 1. :class:`~mmagent.plugins.text_observation.TextObservation` — when the observation is text
    (a ``str`` observation, a ``Text`` space or any space whose samples are ``str``/``bytes``,
    no space at all, a ``Dict`` with one such entry) or ``text_key``/``to_text`` is given;
-2. :class:`~mmagent.plugins.keys.MapToConvention` — always: key names and formats;
+2. :class:`~mmagent.plugins.keys.MapToConvention` — always: key names and formats; then
+   :class:`~mmagent.plugins.grid_codes.DeclareGridCodes` — for ``grid_codes`` or MiniGrid's view;
 3. :class:`~mmagent.plugins.render_pixels.PixelsFromRender` — when ``image_size`` is given and
    the env has no ``image``; :class:`~mmagent.plugins.render_pixels.ResizeImage` when it has one;
 4. :class:`~mmagent.plugins.instruction.AddInstruction` — when ``instruction`` or
@@ -29,6 +30,7 @@ from gymnasium import spaces
 
 from envs.core.text import Vocabulary
 from mmagent.plugins.audio import AddAudio, ListenerSource, SoundFunction
+from mmagent.plugins.grid_codes import DeclareGridCodes, minigrid_view_codes
 from mmagent.plugins.instruction import AddInstruction, StepDescriber
 from mmagent.plugins.keys import AUDIO, IMAGE, TEXT, MapToConvention
 from mmagent.plugins.render_pixels import PixelsFromRender, ResizeImage
@@ -45,6 +47,7 @@ def make_multimodal(
     keys: Mapping[str, str] | None = None,
     drop: Iterable[str] = (),
     audio_channels_first: bool | None = None,
+    grid_codes: Sequence[int] | None = None,
     text_key: str | None = None,
     to_text: TextConverter | None = None,
     vocabulary: Vocabulary | Iterable[str] | None = None,
@@ -84,6 +87,10 @@ def make_multimodal(
     :param keys: ``{"old": "new"}`` renames, over the default aliases (``screen``→``image``...).
     :param drop: keys to remove.
     :param audio_channels_first: layout of 2-D audio when its shape cannot tell.
+    :param grid_codes: codes per channel of an ``image`` that holds integer cell codes declared
+        with pixel bounds (see :class:`~mmagent.plugins.grid_codes.DeclareGridCodes`): it is then
+        embedded as a symbolic grid, not read as pixels. MiniGrid's and BabyAI's own view is
+        recognised without it (11 objects, 6 colours, 3 states).
 
     Pixels (see :class:`~mmagent.plugins.render_pixels.PixelsFromRender` and
     :class:`~mmagent.plugins.render_pixels.ResizeImage`):
@@ -147,6 +154,9 @@ def make_multimodal(
                 stacklevel=2,
             )
     wrapped = mapped
+    codes = grid_codes if grid_codes is not None else minigrid_view_codes(wrapped)
+    if codes is not None:
+        wrapped = DeclareGridCodes(wrapped, codes)
     if image_size is not None:
         if IMAGE in wrapped.observation_space.spaces:  # a Dict after MapToConvention
             wrapped = ResizeImage(wrapped, image_size, method=resize)

