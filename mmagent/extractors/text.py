@@ -1,4 +1,4 @@
-"""Text encoders: ``gru`` (default), ``bag`` (mean of embeddings), ``transformer``.
+"""Text encoders: ``bag`` (default: mean of embeddings), ``gru``, ``transformer``.
 
 All read canonical ``long (B, L)`` token ids with ``0`` as padding and never let a padding position
 change the result: the GRU stops at the last real token, ``bag`` and ``transformer`` average over

@@ -150,7 +150,7 @@ def _space(**subspaces: spaces.Space) -> spaces.Dict:
             _space(),
             {"encoder_kwargs": {"text": {"hidden": 3}}},
             TypeError,
-            r"text encoder 'gru' for 'text' rejected encoder_kwargs=\{'hidden': 3\}",
+            r"text encoder 'bag' for 'text' rejected encoder_kwargs=\{'hidden': 3\}",
             id="bad-encoder-kwarg",
         ),
         pytest.param(
