@@ -31,6 +31,7 @@ Usage::
 
     python scripts/bench_third_party.py [--envs gotodoor fetch] [--seeds 0 1 2]
         [--steps 100000] [--eval-every 10000] [--eval-episodes 100] [--json out.json]
+        [--plot out.png]
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
-from bench_time_to_solve import TimedEvaluations, machine, write_report
+from bench_time_to_solve import TimedEvaluations, machine, success_of, write_report
 from minigrid.core.constants import COLOR_NAMES
 from minigrid.wrappers import FlatObsWrapper
 from stable_baselines3 import PPO
@@ -51,7 +52,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from mmagent.config import TrainConfig, resolve_config
-from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate
+from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE
 from mmagent.plugins import make_multimodal, register_game
 from mmagent.train import build_model, make_env
 
@@ -107,6 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="config override for both recipes (e.g. n_envs=2 for a quick try)",
     )
     parser.add_argument("--json", help="write every figure to this JSON file")
+    parser.add_argument("--plot", help="write a PNG: validation success against training time")
     return parser.parse_args(argv)
 
 
@@ -161,18 +163,7 @@ def recipe_model(recipe: str, env: str, config: TrainConfig) -> tuple[BaseAlgori
     """The model of ``recipe`` and its ``success(episodes, seed_base)``."""
     if recipe == "mmagent":
         model = build_model(config, make_env(config))
-
-        def success(episodes: int, seed_base: int) -> float:
-            return evaluate(
-                model,
-                config.env_id,
-                env_kwargs=config.env_kwargs,
-                episodes=episodes,
-                seed_base=seed_base,
-                deterministic=config.eval_deterministic,
-            ).success_rate
-
-        return model, success
+        return model, success_of(model, config)
     gym_id = ENVS[env]["gym_id"]
     model = build_flat_mlp(gym_id, config)
     return model, lambda episodes, seed_base: flat_success(
@@ -265,6 +256,38 @@ def summary(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, floa
     return table
 
 
+def plot(report: dict[str, Any], path: str) -> None:
+    """One panel per env: each run's validation success against its training seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(result["env"] for result in report["results"]))
+    figure, panels = plt.subplots(1, len(envs), figsize=(5 * len(envs), 3.8), squeeze=False)
+    colours = dict(zip(RECIPES, ("tab:blue", "tab:orange"), strict=True))
+    for axes, env in zip(panels[0], envs, strict=True):
+        for result in (result for result in report["results"] if result["env"] == env):
+            for recipe, figures in result["recipes"].items():
+                axes.plot(
+                    [point["seconds"] for point in figures["points"]],
+                    [100 * point["success"] for point in figures["points"]],
+                    color=colours[recipe],
+                    alpha=0.8,
+                    label=f"{recipe} seed {result['seed']}",
+                )
+        axes.set_title(f"{ENVS[env]['gym_id']}", fontsize=9)
+        axes.set_xlabel("training wall-clock seconds (evaluations excluded)")
+        axes.set_ylabel("validation success (%)")
+        axes.set_ylim(0, 100)
+        axes.legend(fontsize=6, loc="upper left")
+    figure.suptitle(
+        f"mmagent's default agent vs MiniGrid's SB3 recipe; {report['machine']}", fontsize=8
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"{machine()}\nenvs {args.envs}, seeds {args.seeds}, {args.steps:,} steps", flush=True)
@@ -283,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"{env} median held-out success, equal steps / equal time: {cells}")
     write_report(report, args.json)
+    if args.plot:
+        plot(report, args.plot)
     return 0
 
 

@@ -240,19 +240,10 @@ class TimedEvaluations(BaseCallback):
         self.train_seconds += time.perf_counter() - self.started  # the last update
 
 
-def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argparse.Namespace):
-    """Train one (recipe, seed) with timed evaluations; the figures as a JSON-ready dict."""
-    from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE, evaluate
-
-    config = game_config(args, seed)
-    if recipe == "sb3-default":
-        config = dataclasses.replace(
-            config,
-            env_kwargs=game_format_kwargs(config.env_kwargs),
-            n_envs=args.baseline_n_envs or config.n_envs,
-        )
-    model = build(recipe, config, args)
-    step_budget = config.n_timesteps if recipe == "mmagent" else NO_STEP_LIMIT
+def success_of(model: Any, config: Any) -> Callable[[int, int], float]:
+    """``success(episodes, seed_base)``: the share of ``episodes`` of ``config``'s game (seeds
+    from ``seed_base``) that ``model`` wins, with the config's evaluation actions."""
+    from mmagent.evaluation import evaluate
 
     def success(episodes: int, seed_base: int) -> float:
         return evaluate(
@@ -264,6 +255,24 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
             deterministic=config.eval_deterministic,
         ).success_rate
 
+    return success
+
+
+def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argparse.Namespace):
+    """Train one (recipe, seed) with timed evaluations; the figures as a JSON-ready dict."""
+    from mmagent.evaluation import EVAL_SEED_BASE, VALIDATION_SEED_BASE
+
+    config = game_config(args, seed)
+    if recipe == "sb3-default":
+        config = dataclasses.replace(
+            config,
+            env_kwargs=game_format_kwargs(config.env_kwargs),
+            n_envs=args.baseline_n_envs or config.n_envs,
+        )
+    model = build(recipe, config, args)
+    step_budget = config.n_timesteps if recipe == "mmagent" else NO_STEP_LIMIT
+
+    success = success_of(model, config)
     timed = TimedEvaluations(
         lambda: success(args.eval_episodes, VALIDATION_SEED_BASE),
         args.eval_every,

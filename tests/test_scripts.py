@@ -334,8 +334,9 @@ def test_bench_third_party_compares_at_equal_steps_and_equal_time(tmp_path) -> N
         "--envs", "fetch", "--seeds", "0", "--steps", "128",
         "--eval-every", "64", "--eval-episodes", "2", "--final-episodes", "3",
         *[item for pair in tiny for item in ("--set", pair)],
-        "--json", str(out),
+        "--json", str(out), "--plot", str(tmp_path / "third_party.png"),
     )  # fmt: skip
+    assert (tmp_path / "third_party.png").read_bytes().startswith(b"\x89PNG")
     report = json.loads(out.read_text())
     (result,) = report["results"]
     assert result["gym_id"] == "MiniGrid-Fetch-5x5-N2-v0" and result["config"]["n_envs"] == 2
