@@ -121,12 +121,16 @@ def test_other_action_spaces_get_their_distribution_inputs(env, action_space, wi
     inputs = module.forward_exploration({Columns.OBS: batch})[Columns.ACTION_DIST_INPUTS]
     assert inputs.shape == (3, width)
     actions = module.get_exploration_action_dist_cls().from_logits(inputs).sample()
-    assert all(
-        action_space.contains(np.asarray(action, dtype=action_space.dtype))
-        for action in actions.numpy()
-    )
-    if isinstance(action_space, gym.spaces.Box):  # SB3's state-independent log std
+    if isinstance(action_space, gym.spaces.Box):
+        # a Gaussian's samples are unbounded (mmagent's RLlib config clips them for the env, as
+        # SB3 does): one per action dimension, with SB3's state-independent log std
+        assert actions.shape == (3, 2) and torch.isfinite(actions).all()
         torch.testing.assert_close(inputs[:, 2:], torch.full((3, 2), -1.0))
+    else:
+        assert all(
+            action_space.contains(np.asarray(action, dtype=action_space.dtype))
+            for action in actions.numpy()
+        )
 
 
 def test_unsupported_action_space_is_named(env) -> None:
