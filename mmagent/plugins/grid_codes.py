@@ -62,7 +62,6 @@ class DeclareGridCodes(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
             )
         self.key = key
         high = np.broadcast_to(np.asarray(self.codes) - 1, view.shape).astype(view.dtype)
-        self._high = high
         self.observation_space = spaces.Dict(
             {**space.spaces, key: spaces.Box(np.zeros_like(high), high, dtype=view.dtype)}
         )
@@ -70,7 +69,7 @@ class DeclareGridCodes(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
         """The observation as it is, once its codes are checked against the declared counts."""
         view = np.asarray(observation[self.key])
-        outside = (view > self._high) | (view < 0)
+        outside = (view > self.observation_space.spaces[self.key].high) | (view < 0)
         if outside.any():
             cell = tuple(int(index) for index in np.argwhere(outside)[0])
             raise ValueError(
