@@ -28,7 +28,9 @@ assumed.
 The report gives per run: seconds and env steps until success first reached the target (or
 "not reached" with the best success), final held-out success, env-steps/s; per recipe the
 medians; and the ratio of the medians, sb3-default / mmagent. JSON with every evaluation
-point; ``--plot`` draws success against training seconds for both recipes.
+point and how the held-out episodes ended; ``--plot`` draws success against training seconds
+for both recipes (a recurrent run, ``--set algo=ppo_lstm``, dashed). ``--replot`` draws
+``--plot`` from saved reports instead of training, e.g. runs of two invocations in one figure.
 
 Usage::
 
@@ -37,6 +39,7 @@ Usage::
         [--target 0.95] [--stop-at-target] [--set KEY=VALUE ...] [--baseline-n-envs N]
         [--json out.json]
         [--plot out.png]
+    python scripts/bench_time_to_solve.py --replot a.json b.json --plot out.png
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
@@ -117,10 +121,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", help="write every figure to this JSON file")
     parser.add_argument("--plot", help="draw success vs training seconds to this PNG")
+    parser.add_argument(
+        "--replot",
+        nargs="+",
+        metavar="JSON",
+        help="draw --plot from these saved reports' runs instead of training",
+    )
     parser.add_argument("--one", metavar="RECIPE:SEED:SECONDS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline_n_envs is not None and args.baseline_n_envs < 1:
         parser.error(f"--baseline-n-envs must be at least 1, got {args.baseline_n_envs}")
+    if args.replot and not args.plot:
+        parser.error("--replot needs --plot, the PNG to draw")
     return args
 
 
@@ -240,12 +252,13 @@ class TimedEvaluations(BaseCallback):
         self.train_seconds += time.perf_counter() - self.started  # the last update
 
 
-def success_of(model: Any, config: Any) -> Callable[[int, int], float]:
-    """``success(episodes, seed_base)``: the share of ``episodes`` of ``config``'s game (seeds
-    from ``seed_base``) that ``model`` wins, with the config's evaluation actions."""
+def evaluation_of(model: Any, config: Any) -> Callable[[int, int], Any]:
+    """``evaluation(episodes, seed_base)``: the :class:`~mmagent.evaluation.EvaluationResult`
+    of ``model`` on ``episodes`` of ``config``'s game (seeds from ``seed_base``), with the config's
+    evaluation actions."""
     from mmagent.evaluation import evaluate
 
-    def success(episodes: int, seed_base: int) -> float:
+    def evaluation(episodes: int, seed_base: int) -> Any:
         return evaluate(
             model,
             config.env_id,
@@ -253,9 +266,16 @@ def success_of(model: Any, config: Any) -> Callable[[int, int], float]:
             episodes=episodes,
             seed_base=seed_base,
             deterministic=config.eval_deterministic,
-        ).success_rate
+        )
 
-    return success
+    return evaluation
+
+
+def success_of(model: Any, config: Any) -> Callable[[int, int], float]:
+    """``success(episodes, seed_base)``: the share of ``episodes`` of ``config``'s game (seeds
+    from ``seed_base``) that ``model`` wins, with the config's evaluation actions."""
+    evaluation = evaluation_of(model, config)
+    return lambda episodes, seed_base: evaluation(episodes, seed_base).success_rate
 
 
 def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argparse.Namespace):
@@ -284,13 +304,14 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
     model.learn(total_timesteps=step_budget, callback=timed)
     steps = model.num_timesteps
     model.env.close()
-    final = success(args.final_episodes, EVAL_SEED_BASE)
+    final = evaluation_of(model, config)(args.final_episodes, EVAL_SEED_BASE)
     best = max((point["success"] for point in timed.points), default=0.0)
     return {
         "recipe": recipe,
         "seed": seed,
         "extractor": type(model.policy.features_extractor).__name__,
         "trainer": type(model).__name__,
+        "algo": config.algo,
         "env_kwargs": config.env_kwargs,
         "n_envs": config.n_envs,
         "steps": steps,
@@ -299,7 +320,9 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
         "seconds_budget": seconds_budget,
         "reached": timed.reached,
         "best_success": best,
-        "final_success": final,
+        "final_success": final.success_rate,
+        "final_endings": dict(final.endings),
+        "final_mean_length": final.mean_length,
         "points": timed.points,
     }
 
@@ -334,6 +357,8 @@ def recipe_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def describe_run(run: dict[str, Any], target: float) -> str:
+    from mmagent.evaluation import format_endings
+
     if "error" in run:
         return f"{run['recipe']:12s} seed {run['seed']}: FAILED ({run['error']})"
     reached = run["reached"]
@@ -346,6 +371,7 @@ def describe_run(run: dict[str, Any], target: float) -> str:
     return (
         f"{run['recipe']:12s} seed {run['seed']}: {to_target}; final {run['final_success']:.0%} "
         f"held-out; {run['steps_per_second']:,.0f} env-steps/s"
+        + (f"; endings: {format_endings(run['final_endings'])}" if run.get("final_endings") else "")
     )
 
 
@@ -375,12 +401,14 @@ def plot(report: dict[str, Any], path: str) -> None:
     for run in report["runs"]:
         if "error" in run or not run["points"]:
             continue
+        recurrent = run.get("algo") == "ppo_lstm"
         axes.plot(
             [point["seconds"] for point in run["points"]],
             [100 * point["success"] for point in run["points"]],
             color=colours[run["recipe"]],
+            linestyle="--" if recurrent else "-",
             alpha=0.8,
-            label=f"{run['recipe']} seed {run['seed']}",
+            label=f"{run['recipe']}{' (ppo_lstm)' if recurrent else ''} seed {run['seed']}",
         )
     axes.axhline(100 * report["settings"]["target"], color="grey", linestyle=":")
     axes.set_xscale("log")
@@ -390,6 +418,17 @@ def plot(report: dict[str, Any], path: str) -> None:
     axes.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+
+
+def merged_report(paths: list[str]) -> dict[str, Any]:
+    """The runs of several saved reports as one report (the first report's game, target and
+    machine), for :func:`plot`."""
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    return {
+        "machine": reports[0]["machine"],
+        "settings": reports[0]["settings"],
+        "runs": [run for report in reports for run in report["runs"]],
+    }
 
 
 def machine() -> str:
@@ -410,6 +449,9 @@ def write_report(report: dict[str, Any], path: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.replot:
+        plot(merged_report(args.replot), args.plot)
+        return 0
     if args.one:
         recipe, seed, seconds = args.one.split(":")
         budget = None if seconds == "none" else float(seconds)

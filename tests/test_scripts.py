@@ -320,10 +320,18 @@ def test_bench_time_to_solve_times_both_recipes_to_the_target(tmp_path) -> None:
         # a target of 0% is reached at the first evaluation, which ends the run
         assert run["reached"] == run["points"][0]
         assert run["steps"] < 256
+        # how the held-out episodes ended, as `mmagent eval` counts them
+        assert sum(run["final_endings"].values()) == 2
+        assert run["final_mean_length"] >= 1
     # the default recipe's time budget is 10x mmagent's median time to the target
     budget = runs["sb3-default"]["seconds_budget"]
     assert budget == pytest.approx(10 * runs["mmagent"]["reached"]["seconds"], rel=1e-3)
     assert "time to target, sb3-default / mmagent:" in printed
+    assert {run["algo"] for run in runs.values()} == {"ppo"}
+    # a saved report draws its figure again without training
+    png = tmp_path / "tts.png"
+    _run(str(SCRIPTS / "bench_time_to_solve.py"), "--replot", str(out), "--plot", str(png))
+    assert png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_bench_third_party_compares_at_equal_steps_and_equal_time(tmp_path) -> None:
