@@ -292,9 +292,9 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
     model = build(recipe, config, args)
     step_budget = config.n_timesteps if recipe == "mmagent" else NO_STEP_LIMIT
 
-    success = success_of(model, config)
+    evaluation = evaluation_of(model, config)
     timed = TimedEvaluations(
-        lambda: success(args.eval_episodes, VALIDATION_SEED_BASE),
+        lambda: evaluation(args.eval_episodes, VALIDATION_SEED_BASE).success_rate,
         args.eval_every,
         label=f"{recipe} seed {seed}",
         target=args.target,
@@ -304,7 +304,7 @@ def train_one(recipe: str, seed: int, seconds_budget: float | None, args: argpar
     model.learn(total_timesteps=step_budget, callback=timed)
     steps = model.num_timesteps
     model.env.close()
-    final = evaluation_of(model, config)(args.final_episodes, EVAL_SEED_BASE)
+    final = evaluation(args.final_episodes, EVAL_SEED_BASE)
     best = max((point["success"] for point in timed.points), default=0.0)
     return {
         "recipe": recipe,
