@@ -247,13 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--trainer",
         choices=choices_of("trainer"),
-        help="fast (default): mmagent's FastPPO; sb3: stock stable-baselines3 PPO",
+        help="fast (default): mmagent's FastPPO (with --algo ppo_lstm, RecurrentPPO encoding "
+        "each sample once); sb3: stock stable-baselines3 PPO (sb3-contrib's RecurrentPPO)",
     )
     train.add_argument(
         "--algo",
         choices=choices_of("algo"),
         help="ppo (default): a memoryless policy; ppo_lstm: sb3-contrib's RecurrentPPO, an LSTM "
-        "policy that remembers earlier steps (trained with sb3-contrib's trainer)",
+        "policy that remembers earlier steps",
     )
     train.add_argument(
         "--backend",

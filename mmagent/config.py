@@ -45,8 +45,7 @@ class TrainConfig:
     algo: str = "ppo"
     """``ppo`` (a memoryless policy) or ``ppo_lstm`` (sb3-contrib's ``RecurrentPPO``: an LSTM
     between the extractor and the heads, its state reset at each episode start; the policy
-    becomes the LSTM twin of ``policy``, and the trainer sb3-contrib's, since FastPPO has no
-    recurrence: docs/recurrent.md)."""
+    becomes the LSTM twin of ``policy``: docs/recurrent.md)."""
     backend: str = "sb3"
     """``sb3`` (stable-baselines3 in this process) or ``rllib`` (Ray RLlib's PPO with the same
     extractor, on a local Ray or a cluster; needs ``pip install "mmagent[ray]"``)."""
@@ -82,8 +81,9 @@ class TrainConfig:
     trainer: str = "fast"
     """``fast`` (:class:`mmagent.fast.FastPPO`: rollout and minibatches on the training device,
     few host syncs) or ``sb3`` (stock ``stable_baselines3.PPO``); both learn the same PPO.
-    FastPPO has no recurrence: with ``algo: ppo_lstm`` the resolved config says ``sb3``
-    (sb3-contrib's ``RecurrentPPO`` loop), with a note when ``fast`` was asked for explicitly."""
+    With ``algo: ppo_lstm``: ``fast`` is :class:`mmagent.fast.recurrent.PackedRecurrentPPO`
+    (sb3-contrib's ``RecurrentPPO`` encoding each observation of a minibatch once, not its
+    padding), ``sb3`` sb3-contrib's ``RecurrentPPO`` as it is."""
     bf16_update: bool = False
     """``fast`` trainer only: run the update's forward passes under bfloat16 autocast (for GPUs
     with bfloat16 arithmetic; on a CPU without it the update is an order of magnitude slower)."""
@@ -628,7 +628,6 @@ def resolve_config(
     )
     given_flags = {key: value for key, value in (flags or {}).items() if value is not None}
     config = TrainConfig(env_id=chosen_id)
-    trainer_given = False
     user_policy_kwargs: set[str] = set()  # policy_kwargs keys a layer above the shipped one set
     for layer, (values, source) in enumerate(
         (
@@ -639,7 +638,6 @@ def resolve_config(
         )
     ):
         config = apply_overrides(config, values, source)
-        trainer_given = trainer_given or "trainer" in values
         if layer > 0 and isinstance(values.get("policy_kwargs"), dict):
             user_policy_kwargs |= set(values["policy_kwargs"])
         env_kwargs = values.get("env_kwargs")
@@ -649,7 +647,7 @@ def resolve_config(
     from mmagent.recurrent import drop_shipped_lstm_options, resolve_algorithm
 
     config = drop_shipped_lstm_options(config, user_policy_kwargs)
-    return resolve_algorithm(config, trainer_given)
+    return resolve_algorithm(config)
 
 
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:

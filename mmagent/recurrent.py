@@ -7,10 +7,11 @@ What ``algo: ppo_lstm`` changes in a config (:func:`resolve_algorithm`):
 - ``policy`` names the kind of input, the algorithm the memory: ``MultiInputPolicy`` becomes
   ``MultiInputLstmPolicy`` (``MlpPolicy`` → ``MlpLstmPolicy``, ``CnnPolicy`` →
   ``CnnLstmPolicy``); an LSTM policy with ``algo: ppo`` is a config error.
-- :class:`mmagent.fast.FastPPO` has no recurrence: a recurrent run trains with sb3-contrib's
-  trainer, and the resolved config says ``trainer: sb3`` (with a one-line note on stderr when
-  ``trainer: fast`` was asked for in so many words: a config file, ``--set`` or ``--trainer``).
-  ``bf16_update`` and ``compile_acting``, FastPPO's options, are config errors.
+- ``trainer`` picks the recurrent trainer: ``fast`` (the default)
+  :class:`mmagent.fast.recurrent.PackedRecurrentPPO`, sb3-contrib's ``RecurrentPPO`` whose
+  update encodes each observation once instead of the padded minibatch; ``sb3`` sb3-contrib's
+  own. Both learn the same PPO and load each other's files. ``bf16_update`` and
+  ``compile_acting``, :class:`mmagent.fast.FastPPO`'s options, are config errors.
 - ``policy_kwargs`` takes the LSTM's options (:data:`LSTM_POLICY_KWARGS`) beside every
   multimodal extractor option; they are an error with ``algo: ppo``.
 """
@@ -50,7 +51,8 @@ LSTM_POLICY_KWARGS = (
     "lstm_kwargs",
 )
 """``policy_kwargs`` only a recurrent policy takes."""
-RECURRENT_POLICY_MODULE = "sb3_contrib.common.recurrent.policies"
+RECURRENT_POLICY_MODULES = ("sb3_contrib.common.recurrent.policies", "mmagent.fast.recurrent")
+"""Where recurrent model files' policy classes live (sb3-contrib's, and their packed twins)."""
 
 
 def is_recurrent_config(config: TrainConfig) -> bool:
@@ -66,12 +68,18 @@ def policy_name(config: TrainConfig) -> str:
 
 
 def algorithm_class(config: TrainConfig) -> type[PPO]:
-    """The class that trains ``config``: ``RecurrentPPO`` for ``algo: ppo_lstm``, else the PPO
-    class of ``trainer`` (:class:`mmagent.fast.FastPPO` or stable-baselines3's ``PPO``)."""
+    """The class that trains ``config``, by ``trainer``: for ``algo: ppo_lstm``
+    :class:`mmagent.fast.recurrent.PackedRecurrentPPO` (``fast``) or sb3-contrib's
+    ``RecurrentPPO`` (``sb3``), else :class:`mmagent.fast.FastPPO` or stable-baselines3's
+    ``PPO``."""
     if is_recurrent_config(config):
-        from sb3_contrib import RecurrentPPO
+        if config.trainer == "sb3":
+            from sb3_contrib import RecurrentPPO
 
-        return RecurrentPPO
+            return RecurrentPPO
+        from mmagent.fast.recurrent import PackedRecurrentPPO
+
+        return PackedRecurrentPPO
     from mmagent.train import TRAINERS
 
     return TRAINERS[config.trainer]
@@ -108,15 +116,9 @@ def drop_shipped_lstm_options(config: TrainConfig, user_keys: set[str]) -> Train
     return dataclasses.replace(config, policy_kwargs=kept)
 
 
-def resolve_algorithm(
-    config: TrainConfig, trainer_given: bool = False, source: str = "the config"
-) -> TrainConfig:
-    """``config`` with its ``policy`` and ``trainer`` made to fit its ``algo`` (see the module
-    docstring); a :class:`ConfigError` naming the fix when they cannot.
-
-    :param trainer_given: whether a layer of the config set ``trainer`` explicitly (then
-        ``trainer: fast`` with ``algo: ppo_lstm`` is switched to ``sb3`` with a note on stderr).
-    """
+def resolve_algorithm(config: TrainConfig, source: str = "the config") -> TrainConfig:
+    """``config`` with its ``policy`` made to fit its ``algo`` (see the module docstring); a
+    :class:`ConfigError` naming the fix when it cannot."""
     lstm_kwargs = sorted(set(config.policy_kwargs) & set(LSTM_POLICY_KWARGS))
     if not is_recurrent_config(config):
         if config.policy in LSTM_POLICIES.values():
@@ -132,14 +134,7 @@ def resolve_algorithm(
             )
         return config
     recurrent_trainer_options(config)
-    if config.trainer == "fast" and trainer_given:
-        print(
-            f"note: trainer fast (FastPPO) has no recurrence; algo {RECURRENT_ALGO} trains with "
-            "sb3-contrib's RecurrentPPO trainer (the run's config.yaml says trainer: sb3)",
-            file=sys.stderr,
-            flush=True,
-        )
-    return dataclasses.replace(config, policy=policy_name(config), trainer="sb3")
+    return dataclasses.replace(config, policy=policy_name(config))
 
 
 def is_recurrent_model(model: BaseAlgorithm) -> bool:
@@ -148,9 +143,10 @@ def is_recurrent_model(model: BaseAlgorithm) -> bool:
 
 
 def saved_algorithm(path: str | Path) -> type[PPO] | None:
-    """``RecurrentPPO`` when the model file at ``path`` holds a recurrent policy (read from the
-    plain JSON SB3 writes beside its pickles, nothing unpickled), else the run's
-    ``config.yaml``'s ``algo``; ``None`` when neither says it is recurrent (a PPO model)."""
+    """:class:`~mmagent.fast.recurrent.PackedRecurrentPPO` when the model file at ``path``
+    holds a recurrent policy (read from the plain JSON SB3 writes beside its pickles, nothing
+    unpickled), else the run's ``config.yaml``'s ``algo``; ``None`` when neither says it is
+    recurrent (a PPO model)."""
     try:
         with zipfile.ZipFile(path) as archive:
             data = json.loads(archive.read("data"))
@@ -158,7 +154,7 @@ def saved_algorithm(path: str | Path) -> type[PPO] | None:
         data = {}
     entry = data.get("policy_class") if isinstance(data, Mapping) else None
     module = entry.get("__module__") if isinstance(entry, Mapping) else None
-    recurrent = module == RECURRENT_POLICY_MODULE
+    recurrent = module in RECURRENT_POLICY_MODULES
     if module is None:
         from mmagent.checkpoints import read_run_config
 
@@ -168,9 +164,9 @@ def saved_algorithm(path: str | Path) -> type[PPO] | None:
             recurrent = False
     if not recurrent:
         return None
-    from sb3_contrib import RecurrentPPO
+    from mmagent.fast.recurrent import PackedRecurrentPPO
 
-    return RecurrentPPO
+    return PackedRecurrentPPO
 
 
 class LstmState:

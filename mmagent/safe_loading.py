@@ -443,14 +443,17 @@ def _description(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 def _policy_class(cls: type[PPO], entry: Mapping[str, Any] | None, sources: _Sources) -> type:
     """The policy class: the one of ``cls``'s aliases whose module and docstring the file's
-    description names, else the run config's ``policy``."""
+    description names (or those of its twin, for recurrent policies:
+    :func:`mmagent.fast.recurrent.policy_twins`), else the run config's ``policy``."""
     described = _description(entry or {})
     aliases = dict(cls.policy_aliases)
+    twins = _recurrent_policy_twins(cls)
     for policy in aliases.values():
-        if described.get("__module__") == policy.__module__ and (
-            described.get("__doc__") == policy.__doc__
-        ):
-            return policy
+        for candidate in twins(policy):
+            if described.get("__module__") == candidate.__module__ and (
+                described.get("__doc__") == candidate.__doc__
+            ):
+                return policy
     name = sources.config("the policy class").policy
     if name not in aliases:
         raise UntrustedModelError(
@@ -458,6 +461,18 @@ def _policy_class(cls: type[PPO], entry: Mapping[str, Any] | None, sources: _Sou
             f"only {sorted(aliases)}; {TRUST_HINT}"
         )
     return aliases[name]
+
+
+def _recurrent_policy_twins(cls: type[PPO]) -> Callable[[type], tuple[type, ...]]:
+    """For a recurrent ``cls``, the policy classes whose files its policies load (sb3-contrib's
+    and mmagent's packed twins); for any other, the policy alone."""
+    from sb3_contrib import RecurrentPPO
+
+    if not issubclass(cls, RecurrentPPO):
+        return lambda policy: (policy,)
+    from mmagent.fast.recurrent import policy_twins
+
+    return policy_twins
 
 
 def _policy_kwargs(entry: Mapping[str, Any], sources: _Sources) -> dict[str, Any]:
@@ -575,6 +590,8 @@ def _expected_pickle_globals(key: str, rebuilt: Mapping[str, Any], cls: type[PPO
     source = "learning_rate" if key == "lr_schedule" else key
     if source in _SCHEDULE_ENTRIES and source in rebuilt:
         value: Any = FloatSchedule(rebuilt[source])
+    elif key == "policy_class" and key in rebuilt:
+        value = _recurrent_policy_twins(cls)(rebuilt[key])  # a file of either twin
     elif key in rebuilt:
         value = rebuilt[key]
     else:

@@ -10,6 +10,10 @@ Recipes, all on the same game and settings (n_envs, n_steps, batch size, epochs,
   ``MultimodalExtractor`` config, stock ``PPO``, ``DummyVecEnv``;
 * ``mmagent-fast`` — the same network trained by :class:`mmagent.fast.FastPPO`;
 * ``mmagent-fast-shared`` — FastPPO stepping the envs in :class:`mmagent.fast.SharedMemoryVecEnv`;
+* ``mmagent-lstm-sb3`` — the same network under an LSTM (``algo: ppo_lstm``) trained by
+  sb3-contrib's ``RecurrentPPO``, and ``mmagent-lstm-packed`` — by
+  :class:`mmagent.fast.recurrent.PackedRecurrentPPO` (each observation of a minibatch encoded
+  once, not its padding). These two run only when asked for with ``--recipes``;
 * ``mmagent-fast-bf16`` — ``mmagent-fast`` with its update under bfloat16 autocast
   (``bf16_update``), and ``mmagent-fast-compiled`` — with its acting pass compiled
   (``compile_acting``, a CUDA graph on CUDA). These two run by default on CUDA only: on a CPU
@@ -31,7 +35,8 @@ Usage::
 
     python scripts/bench_train.py [--game mmagent/CueMatch-v0] [--n-envs 8] [--n-steps 64]
         [--batch-size 256] [--n-epochs 4] [--rollouts 4] [--repeats 3] [--device auto]
-        [--recipes ...] [--learning-steps 100000 --learning-seeds 3] [--json out.json]
+        [--set KEY=VALUE ...] [--recipes ...] [--learning-steps 100000 --learning-seeds 3]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -59,10 +64,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "mmagent-fast-shared": {"trainer": "fast", "vec_env": "shared"},
     "mmagent-fast-bf16": {"trainer": "fast", "bf16_update": True},
     "mmagent-fast-compiled": {"trainer": "fast", "compile_acting": True},
+    "mmagent-lstm-sb3": {"algo": "ppo_lstm", "trainer": "sb3"},
+    "mmagent-lstm-packed": {"algo": "ppo_lstm", "trainer": "fast"},
 }
 """Each recipe's training-config values on top of the game's shipped config and the settings."""
 GPU_ONLY_RECIPES = ("mmagent-fast-bf16", "mmagent-fast-compiled")
-BASELINES = ("sb3-default", "mmagent-sb3", "mmagent-fast")
+RECURRENT_RECIPES = ("mmagent-lstm-sb3", "mmagent-lstm-packed")
+BASELINES = ("sb3-default", "mmagent-sb3", "mmagent-fast", "mmagent-lstm-sb3")
 SB3_DEFAULT_EXTRACTOR = "stable_baselines3.common.torch_layers:CombinedExtractor"
 
 
@@ -82,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=RECIPES,
         help="default: all (the bf16 and compiled ones on CUDA only); none: skip",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every recipe, as mmagent train takes it",
+    )
     parser.add_argument("--learning-steps", type=int, default=0, help="0: skip the check")
     parser.add_argument("--learning-seeds", type=int, default=3, help="seeds per trainer")
     parser.add_argument(
@@ -100,6 +115,7 @@ def build_recipe(recipe: str, args: argparse.Namespace) -> Any:
 
     config = resolve_config(
         args.game,
+        assignments=args.set,
         flags={
             "n_envs": args.n_envs,
             "n_steps": args.n_steps,
@@ -217,13 +233,17 @@ def run_recipe_process(recipe: str, argv: list[str]) -> dict[str, Any]:
 
 
 def chosen_recipes(args: argparse.Namespace) -> list[str]:
-    """``--recipes`` as given, else all of them, less the GPU-only ones off CUDA."""
+    """``--recipes`` as given, else the feed-forward ones, less the GPU-only ones off CUDA."""
     if args.recipes is not None:
         return list(args.recipes)
     from stable_baselines3.common.utils import get_device
 
     on_cuda = get_device(args.device).type == "cuda"
-    return [name for name in RECIPES if on_cuda or name not in GPU_ONLY_RECIPES]
+    return [
+        name
+        for name in RECIPES
+        if name not in RECURRENT_RECIPES and (on_cuda or name not in GPU_ONLY_RECIPES)
+    ]
 
 
 def learning_check(args: argparse.Namespace) -> dict[str, Any]:
@@ -237,6 +257,7 @@ def learning_check(args: argparse.Namespace) -> dict[str, Any]:
             for trainer in rates:
                 config = resolve_config(
                     args.game,
+                    assignments=args.set,
                     flags={
                         "n_timesteps": args.learning_steps,
                         "seed": seed,
@@ -282,7 +303,10 @@ def machine() -> str:
 def print_table(results: list[dict[str, Any]]) -> None:
     by_name = {result["recipe"]: result for result in results}
     width = max(len(name) for name in by_name)
-    header = f"{'recipe':{width}s} {'trainer':8s} {'extractor':20s} {'collect/s':>10s}"
+    trainer_width = max(len("trainer"), *(len(result["trainer"]) for result in results))
+    header = (
+        f"{'recipe':{width}s} {'trainer':{trainer_width}s} {'extractor':20s} {'collect/s':>10s}"
+    )
     header += f" {'update/s':>10s} {'end-to-end/s':>13s} {'peak RSS':>9s} {'+ workers':>10s}"
     for baseline in BASELINES:
         if baseline in by_name:
@@ -290,7 +314,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
     print(header)
     for result in results:
         line = (
-            f"{result['recipe']:{width}s} {result['trainer']:8s} {result['extractor']:20s} "
+            f"{result['recipe']:{width}s} {result['trainer']:{trainer_width}s} "
+            f"{result['extractor']:20s} "
             f"{result['collection']:10,.0f} {result['update']:10,.0f} "
             f"{result['end_to_end']:13,.0f} {result['peak_rss_mib']:5,.0f} MiB"
             f" {result['peak_worker_rss_mib']:6,.0f} MiB"

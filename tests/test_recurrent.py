@@ -21,6 +21,7 @@ from mmagent.checkpoints import checkpoint_path, list_checkpoints, load_model
 from mmagent.cli import build_parser, main
 from mmagent.config import ConfigError, TrainConfig, resolve_config
 from mmagent.evaluation import evaluate
+from mmagent.fast.recurrent import PackedRecurrentPPO
 from mmagent.recurrent import LstmState, algorithm_class, is_recurrent_model, resolve_algorithm
 from mmagent.train import build_model, make_env, train
 from mmagent.watch.policies import ModelPolicy
@@ -82,11 +83,11 @@ def untrained_model() -> RecurrentPPO:
 # ---------------------------------------------------------------- config
 
 
-def test_ppo_lstm_picks_the_lstm_policy_and_sb3_contribs_trainer() -> None:
+def test_ppo_lstm_picks_the_lstm_policy_and_the_packed_trainer() -> None:
     config = resolve_config(CUE_MATCH, flags={"algo": "ppo_lstm"})
     resolved = (config.algo, config.policy, config.trainer)
-    assert resolved == ("ppo_lstm", "MultiInputLstmPolicy", "sb3")
-    assert algorithm_class(config) is RecurrentPPO
+    assert resolved == ("ppo_lstm", "MultiInputLstmPolicy", "fast")
+    assert algorithm_class(config) is PackedRecurrentPPO
     plain = resolve_config(CUE_MATCH)
     assert (plain.algo, plain.policy, plain.trainer) == ("ppo", "MultiInputPolicy", "fast")
     assert algorithm_class(plain) is mmagent.train.FastPPO
@@ -131,12 +132,10 @@ def test_lstm_policy_kwargs_are_validated_and_reach_the_policy() -> None:
     assert model.policy.features_extractor.dropout_probabilities["image"] == pytest.approx(0.1)
 
 
-def test_an_explicit_fast_trainer_is_replaced_with_a_note(capsys) -> None:
-    config = resolve_config(CUE_MATCH, flags={"algo": "ppo_lstm", "trainer": "fast"})
+def test_trainer_sb3_trains_with_sb3_contribs_own_loop(capsys) -> None:
+    config = resolve_config(CUE_MATCH, flags={"algo": "ppo_lstm", "trainer": "sb3"})
     assert config.trainer == "sb3" and algorithm_class(config) is RecurrentPPO
-    assert "FastPPO) has no recurrence" in capsys.readouterr().err
-    resolve_config(CUE_MATCH, flags={"algo": "ppo_lstm"})
-    assert capsys.readouterr().err == "", "no note when the trainer was left to its default"
+    assert capsys.readouterr().err == ""
 
 
 def test_algo_ppo_drops_only_the_shipped_configs_lstm_options(capsys) -> None:
@@ -346,6 +345,30 @@ def test_a_recurrent_run_saves_loads_safely_and_resumes(tmp_path: Path) -> None:
     assert not torch.equal(lstm_before, after.policy.lstm_actor.weight_hh_l0), "it trained on"
 
 
+@pytest.mark.parametrize("trainer", ["sb3", "fast"])
+def test_either_recurrent_trainers_files_load_safely_into_the_other(
+    tmp_path: Path, trainer: str
+) -> None:
+    run_dir = tmp_path / "run"
+    train(tiny_recurrent_config(trainer=trainer), run_dir)
+    pair = (PackedRecurrentPPO, RecurrentPPO)
+    written, other = pair if trainer == "fast" else pair[::-1]
+    trusted = load_model(run_dir / "model.zip", device="cpu", trust_model=True)
+    assert type(trusted.policy) is written.policy_aliases["MultiInputLstmPolicy"]
+    (run_dir / "config.yaml").unlink()  # the policy class must come from the file itself
+    safe = load_model(
+        run_dir / "model.zip",
+        algorithm=other,
+        env_id=CUE_MATCH,
+        env_kwargs=SHORT_EPISODES,
+        device="cpu",
+    )
+    assert type(safe.policy) is other.policy_aliases["MultiInputLstmPolicy"]
+    for key, value in trusted.policy.state_dict().items():
+        torch.testing.assert_close(safe.policy.state_dict()[key], value)
+    _assert_same_outputs(safe, trusted)
+
+
 @pytest.mark.parametrize(("trained", "asked"), [("ppo", "ppo_lstm"), ("ppo_lstm", "ppo")])
 def test_resuming_with_the_other_algo_is_a_config_error(
     tmp_path: Path, trained: str, asked: str
@@ -385,7 +408,7 @@ def test_cli_trains_evaluates_and_records_a_recurrent_agent(
     )
     assert code == 0
     config_text = (run_dir / "config.yaml").read_text()
-    for line in ("algo: ppo_lstm", "policy: MultiInputLstmPolicy", "trainer: sb3"):
+    for line in ("algo: ppo_lstm", "policy: MultiInputLstmPolicy", "trainer: fast"):
         assert line in config_text
     assert isinstance(load_model(run_dir, device="cpu"), RecurrentPPO)
     if extra:

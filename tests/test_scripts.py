@@ -244,6 +244,23 @@ def test_bench_train_prints_ratios_and_the_learning_check(tmp_path) -> None:
     assert "fast - stock" in printed
 
 
+def test_bench_train_times_the_recurrent_trainers_side_by_side(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    printed = _run(
+        str(SCRIPTS / "bench_train.py"),
+        "--recipes", "mmagent-lstm-sb3", "mmagent-lstm-packed",
+        "--n-envs", "2", "--n-steps", "16", "--batch-size", "16", "--n-epochs", "1",
+        "--rollouts", "1", "--repeats", "1", "--device", "cpu",
+        "--set", "policy_kwargs.lstm_hidden_size=8", "--set", "env_kwargs.image_size=16",
+        "--json", str(out),
+    )  # fmt: skip
+    recipes = {result["recipe"]: result for result in json.loads(out.read_text())["recipes"]}
+    assert recipes["mmagent-lstm-sb3"]["trainer"] == "RecurrentPPO"
+    assert recipes["mmagent-lstm-packed"]["trainer"] == "PackedRecurrentPPO"
+    assert all(result["end_to_end"] > 0 for result in recipes.values())
+    assert "vs mmagent-lstm-sb3" in printed
+
+
 def test_bench_train_reports_a_failed_recipe_and_keeps_its_json(tmp_path) -> None:
     out = tmp_path / "bench.json"
     completed = subprocess.run(
