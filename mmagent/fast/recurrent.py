@@ -172,9 +172,10 @@ class PackedRecurrentPPO(RecurrentPPO):
     }
 
     def _setup_model(self) -> None:
-        super()._setup_model()
+        super()._setup_model()  # it picks its buffer class inline: replace the buffer after
         stock = self.rollout_buffer
-        # Dict observations only: a plain Box observation cannot carry its padded layout
+        # Dict observations only: a plain Box observation cannot carry its padded layout (its
+        # minibatches stay padded; the LSTM still reads them in one call)
         if isinstance(stock, RecurrentDictRolloutBuffer) and isinstance(
             self.policy, PackedLstmPolicyMixin
         ):

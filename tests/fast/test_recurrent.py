@@ -181,3 +181,23 @@ def test_one_lstm_call_equals_sb3_contribs_step_by_step_replay(reset_inside: boo
         features, states, th.zeros_like(starts), lstm
     )
     assert not th.allclose(unreset[0], theirs[0], atol=1e-3)
+
+
+def test_box_observations_keep_sb3_contribs_padded_buffer_and_train() -> None:
+    env = make_vec_env("CartPole-v1", n_envs=2, seed=0)
+    model = PackedRecurrentPPO(
+        "MlpLstmPolicy",
+        env,
+        n_steps=16,
+        batch_size=16,
+        n_epochs=1,
+        policy_kwargs={"lstm_hidden_size": 8, "net_arch": [8]},
+        seed=0,
+        device="cpu",
+    )
+    before = [parameter.detach().clone() for parameter in model.policy.parameters()]
+    model.learn(32)
+    assert type(model.rollout_buffer).__name__ == "RecurrentRolloutBuffer"
+    assert any(
+        not th.equal(old, new) for old, new in zip(before, model.policy.parameters(), strict=True)
+    ), "one update should move the weights"
