@@ -30,7 +30,8 @@ The report gives per run: seconds and env steps until success first reached the 
 medians; and the ratio of the medians, sb3-default / mmagent. JSON with every evaluation
 point and how the held-out episodes ended; ``--plot`` draws success against training seconds
 for both recipes (a recurrent run, ``--set algo=ppo_lstm``, dashed). ``--replot`` draws
-``--plot`` from saved reports instead of training, e.g. runs of two invocations in one figure.
+``--plot`` from saved reports instead of training, e.g. runs of two invocations in one figure
+(the runs of a report made with ``--set`` are labelled with its file name).
 
 Usage::
 
@@ -396,39 +397,50 @@ def plot(report: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"mmagent": "tab:blue", "sb3-default": "tab:orange"}
+    colours = {("mmagent", None): "tab:blue", ("sb3-default", None): "tab:orange"}
+    spare = iter(["tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive"])
     figure, axes = plt.subplots(figsize=(7, 4))
     for run in report["runs"]:
         if "error" in run or not run["points"]:
             continue
         recurrent = run.get("algo") == "ppo_lstm"
+        variant = run.get("variant")
+        key = (run["recipe"], variant)
+        if key not in colours:
+            colours[key] = next(spare, "tab:gray")
+        name = run["recipe"] + (f" [{variant}]" if variant else "")
         axes.plot(
             [point["seconds"] for point in run["points"]],
             [100 * point["success"] for point in run["points"]],
-            color=colours[run["recipe"]],
+            color=colours[key],
             linestyle="--" if recurrent else "-",
             alpha=0.8,
-            label=f"{run['recipe']}{' (ppo_lstm)' if recurrent else ''} seed {run['seed']}",
+            label=f"{name}{' (ppo_lstm)' if recurrent else ''} seed {run['seed']}",
         )
     axes.axhline(100 * report["settings"]["target"], color="grey", linestyle=":")
     axes.set_xscale("log")
     axes.set_xlabel("training wall-clock seconds (log; evaluations excluded)")
     axes.set_ylabel("validation success (%)")
     axes.set_title(f"{report['settings']['game']}: time to solve, {report['machine']}", fontsize=8)
-    axes.legend(fontsize=7, loc="lower right")
+    axes.legend(fontsize=7, loc="upper left")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
 
 def merged_report(paths: list[str]) -> dict[str, Any]:
     """The runs of several saved reports as one report (the first report's game, target and
-    machine), for :func:`plot`."""
-    reports = [json.loads(Path(path).read_text()) for path in paths]
-    return {
-        "machine": reports[0]["machine"],
-        "settings": reports[0]["settings"],
-        "runs": [run for report in reports for run in report["runs"]],
-    }
+    machine), for :func:`plot`; runs of a report made with ``--set`` overrides are told apart
+    by that report's file name (its ``variant``)."""
+    runs = []
+    first: dict[str, Any] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        first = first or report
+        game = report["settings"]["game"].rsplit("/", 1)[-1]
+        stem = Path(path).stem.removeprefix(f"time-to-solve-{game}-")
+        variant = stem if report["settings"].get("set") else None
+        runs += [{**run, "variant": variant} for run in report["runs"]]
+    return {"machine": first["machine"], "settings": first["settings"], "runs": runs}
 
 
 def machine() -> str:
