@@ -88,7 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--recipes",
         nargs="*",
         choices=RECIPES,
-        help="default: all (the bf16 and compiled ones on CUDA only); none: skip",
+        help="default: all but the two LSTM ones (the bf16 and compiled ones on CUDA only); "
+        "none: skip",
     )
     parser.add_argument(
         "--set",

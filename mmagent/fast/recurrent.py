@@ -197,10 +197,10 @@ PACKED_TWINS: dict[type, type] = {
     RecurrentMultiInputActorCriticPolicy: PackedMultiInputLstmPolicy,
 }
 """Each sb3-contrib recurrent policy's packed twin: the same modules and weights."""
+_TWIN_OF = {**PACKED_TWINS, **{packed: stock for stock, packed in PACKED_TWINS.items()}}
 
 
 def policy_twins(policy: type) -> tuple[type, ...]:
     """``policy`` and its twin (packed for sb3-contrib's, sb3-contrib's for a packed one): a
     model file written with either loads into the other."""
-    twins = {**PACKED_TWINS, **{packed: stock for stock, packed in PACKED_TWINS.items()}}
-    return (policy, twins[policy]) if policy in twins else (policy,)
+    return (policy, _TWIN_OF[policy]) if policy in _TWIN_OF else (policy,)
